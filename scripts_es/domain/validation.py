@@ -1,0 +1,81 @@
+"""Field rules of DESIGN §3: each check raises InvalidInput naming the field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from scripts_es.errors import InvalidInput
+
+MAX_NAME = 255
+MAX_DESCRIPTION = 4_000
+MAX_CONTENT_BYTES = 1024 * 1024
+MAX_TAGS = 32
+MAX_TAG = 64
+MAX_PATH = 2_048
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
+def require_str(field: str, value: object) -> str:
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def no_nul(field: str, value: str) -> str:
+    if "\x00" in value:
+        raise InvalidInput(field, "must not contain NUL characters")
+    return value
+
+
+def name(value: object) -> str:
+    text = no_nul("name", require_str("name", value)).strip()
+    if not 1 <= len(text) <= MAX_NAME:
+        raise InvalidInput("name", f"must be 1-{MAX_NAME} characters after stripping")
+    if _CONTROL.search(text):
+        raise InvalidInput("name", "must not contain control characters")
+    return text
+
+
+def description(value: object) -> str:
+    text = no_nul("description", require_str("description", value))
+    if len(text) > MAX_DESCRIPTION:
+        raise InvalidInput("description", f"must be at most {MAX_DESCRIPTION} characters")
+    return text
+
+
+def content(value: object) -> str:
+    text = no_nul("content", require_str("content", value))
+    # Cheap bound first: a str never has more UTF-8 bytes than 4 per character.
+    if len(text) * 4 > MAX_CONTENT_BYTES and len(text.encode("utf-8")) > MAX_CONTENT_BYTES:
+        raise InvalidInput("content", "must be at most 1 MiB of UTF-8")
+    return text
+
+
+def tags(values: object) -> tuple[str, ...]:
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise InvalidInput("tags", "must be a list of strings")
+    seen: dict[str, None] = {}
+    for raw in values:
+        tag = no_nul("tags", require_str("tags", raw)).strip().lower()
+        if not 1 <= len(tag) <= MAX_TAG:
+            raise InvalidInput("tags", f"each tag must be 1-{MAX_TAG} characters after stripping")
+        if _CONTROL.search(tag):
+            raise InvalidInput("tags", "tags must not contain control characters")
+        seen.setdefault(tag, None)
+    if len(seen) > MAX_TAGS:
+        raise InvalidInput("tags", f"at most {MAX_TAGS} tags")
+    return tuple(seen)
+
+
+def http_path(value: object) -> str:
+    path = no_nul("path", require_str("path", value))
+    if not path.startswith("/"):
+        raise InvalidInput("path", "must start with '/'")
+    if len(path) > MAX_PATH:
+        raise InvalidInput("path", f"must be at most {MAX_PATH} characters")
+    if _WHITESPACE_OR_CONTROL.search(path):
+        raise InvalidInput("path", "must not contain whitespace or control characters")
+    return path
