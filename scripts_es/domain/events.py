@@ -124,7 +124,7 @@ class ExecutionCompleted(ExecutionEvent):
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         # v1 stored the duration as whole milliseconds under `duration_ms`.
-        state["duration"] = timedelta(milliseconds=state.pop("duration_ms")).total_seconds()
+        state["duration"] = timedelta(milliseconds=state.pop("duration_ms"))
 
 
 SCRIPT_EVENTS: tuple[type[ScriptEvent], ...] = (

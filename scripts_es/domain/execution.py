@@ -216,7 +216,9 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
                 "version": event.originator_version,
             }
         )
-    raise InvalidTransition(f"{event.event_name} does not apply to a {state.status.value} execution")
+    raise InvalidTransition(
+        f"{event.event_name} does not apply to a {state.status.value} execution"
+    )
 
 
 def fold(events: Iterable[ExecutionEvent], state: Execution | None = None) -> Execution:

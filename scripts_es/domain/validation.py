@@ -27,6 +27,12 @@ def require_str(field: str, value: object) -> str:
 def no_nul(field: str, value: str) -> str:
     if "\x00" in value:
         raise InvalidInput(field, "must not contain NUL characters")
+    # A lone surrogate is not UTF-8: neither the JSON encoder nor PostgreSQL can store it.
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(field, "must be valid Unicode text (no lone surrogates)") from None
     return value
 
 

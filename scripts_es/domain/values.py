@@ -20,6 +20,8 @@ MAX_INPUT_BYTES = 1024 * 1024
 MAX_OUTPUT_BYTES = 1024 * 1024
 MAX_ERROR_BYTES = 64 * 1024
 MAX_LOG_ENTRIES = 10_000
+MAX_INPUT_DEPTH = 100  # the event store's JSON encoder (orjson) refuses ~255 levels
+_INT64 = range(-(2**63), 2**63)  # orjson, like most JSON stores, refuses wider integers
 
 
 def invalid_input_from(error: ValidationError, prefix: str = "") -> InvalidInput:
@@ -112,7 +114,9 @@ class CronMetadata(Value):
         try:
             CronSim(text, datetime(2000, 1, 1))
         except (CronSimError, ValueError) as error:
-            raise InvalidInput("cron_expression", f"is not a valid cron expression: {error}") from None
+            raise InvalidInput(
+                "cron_expression", f"is not a valid cron expression: {error}"
+            ) from None
         return text
 
     @field_validator("timezone", mode="before")
@@ -243,16 +247,36 @@ def execution_input(value: object) -> dict[str, Any]:
         return {}
     if not isinstance(value, dict):
         raise InvalidInput("input", "must be a JSON object")
+    _check_json_tree(value)
     try:
         encoded = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
     except (TypeError, ValueError) as error:
         raise InvalidInput("input", f"must be JSON-serialisable: {error}") from None
-    if "\\u0000" in encoded:
-        raise InvalidInput("input", "must not contain NUL characters")
     if len(encoded.encode("utf-8")) > MAX_INPUT_BYTES:
         raise InvalidInput("input", "must be at most 1 MiB serialised")
     decoded: dict[str, Any] = json.loads(encoded)
     return decoded
+
+
+def _check_json_tree(root: dict[str, Any]) -> None:
+    """Reject what `json.dumps` would silently rewrite (non-string keys) or the store can't hold."""
+    stack: list[tuple[object, int]] = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, str):
+            v.no_nul("input", node)
+        elif isinstance(node, int) and not isinstance(node, bool) and node not in _INT64:
+            raise InvalidInput("input", "integers must fit in 64 bits")
+        elif isinstance(node, dict | list | tuple):
+            if depth > MAX_INPUT_DEPTH:
+                raise InvalidInput("input", f"must be nested at most {MAX_INPUT_DEPTH} levels deep")
+            if isinstance(node, dict):
+                for key in node:
+                    if not isinstance(key, str):
+                        raise InvalidInput("input", "object keys must be strings")
+                    v.no_nul("input", key)
+            children = node.values() if isinstance(node, dict) else node
+            stack.extend((child, depth + 1) for child in children)
 
 
 class VersionInfo(Value):

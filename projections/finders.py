@@ -1,0 +1,185 @@
+"""Queries over the read model for find, count and find_for_script.
+
+The WHERE and ORDER BY clauses are assembled from fixed SQL fragments; every value is bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from projections.tables import LIVE
+from scripts_es.domain import Execution, Script
+from scripts_es.domain.values import (
+    METADATA_FOR_TYPE,
+    ExecutionResult,
+    ExecutionStatus,
+    ExecutionTrigger,
+    LogEntry,
+    ScriptType,
+    TriggerType,
+)
+from scripts_es.queries import ExecutionFindParams, ScriptFindParams
+
+SCRIPT_COLUMNS = sql.SQL(
+    "id, tenant_id, name, description, content, type, is_enabled, metadata, tags, version, "
+    "created_at, updated_at, created_by, updated_by"
+)
+EXECUTION_COLUMNS = sql.SQL(
+    "id, script_id, tenant_id, script_version, status, result, started_at, completed_at, "
+    "duration, trigger_type, triggered_by, input, version"
+)
+_DIRECTION = {"asc": sql.SQL("ASC"), "desc": sql.SQL("DESC")}
+
+
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching `text` literally as a substring (\\ escapes % and _)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = [sql.SQL("tenant_id = %s")]
+    params: list[Any] = [tenant_id]
+
+    def add(clause: str, *values: Any) -> None:
+        clauses.append(sql.SQL(clause))  # type: ignore[arg-type]
+        params.extend(values)
+
+    if p.type is not None:
+        add("type = %s", p.type.value)
+    if p.enabled is not None:
+        add("is_enabled = %s", p.enabled)
+    if p.tags_any is not None:
+        add("tags && %s::text[]", list(p.tags_any))
+    if p.tags_all is not None:
+        add("tags @> %s::text[]", list(p.tags_all))
+    if p.search is not None:
+        pattern = like_pattern(p.search)
+        add(
+            "(lower(name) LIKE %s ESCAPE '\\' OR lower(description) LIKE %s ESCAPE '\\')",
+            pattern,
+            pattern,
+        )
+    if p.created_by is not None:
+        add("created_by = %s", p.created_by)
+    if p.updated_after is not None:
+        add("updated_at > %s", p.updated_after)
+    if p.updated_before is not None:
+        add("updated_at < %s", p.updated_before)
+    return sql.SQL(" AND ").join(clauses), params
+
+
+def order_by(sort: tuple[tuple[str, str], ...]) -> sql.Composable:
+    """The sort keys, then id as the tie-break in the direction of the last key."""
+    keys = [sql.SQL("{} {}").format(sql.Identifier(f), _DIRECTION[d]) for f, d in sort]
+    last = sort[-1][1] if sort else "asc"
+    keys.append(sql.SQL("id {}").format(_DIRECTION[last]))
+    return sql.SQL(", ").join(keys)
+
+
+def find_scripts_query(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composed, list[Any]]:
+    where, params = script_filters(tenant_id, p)
+    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
+        SCRIPT_COLUMNS, LIVE.ids()["scripts"], where, order_by(p.sort)
+    )
+    return query, [*params, p.limit, p.offset]
+
+
+def find_scripts(conn: Any, tenant_id: UUID, p: ScriptFindParams) -> list[Script]:
+    query, params = find_scripts_query(tenant_id, p)
+    return [script_from_row(row) for row in conn.execute(query, params).fetchall()]
+
+
+def count_scripts(conn: Any, tenant_id: UUID, p: ScriptFindParams) -> int:
+    where, params = script_filters(tenant_id, p)
+    query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(LIVE.ids()["scripts"], where)
+    row = conn.execute(query, params).fetchone()
+    return int(row[0])
+
+
+def script_from_row(row: tuple[Any, ...]) -> Script:
+    """Rows come from our own projection, already validated: construct without re-validating."""
+    (id_, tenant_id, name, description, content, type_, enabled, metadata, tags, version) = row[:10]
+    script_type = ScriptType(type_)
+    return Script.model_construct(
+        id=id_,
+        tenant_id=tenant_id,
+        name=name,
+        description=description,
+        content=content,
+        type=script_type,
+        version=version,
+        is_enabled=enabled,
+        metadata=METADATA_FOR_TYPE[script_type].model_construct(**metadata),
+        tags=tuple(tags),
+        created_at=row[10],
+        updated_at=row[11],
+        created_by=row[12],
+        updated_by=row[13],
+        is_deleted=False,
+        pending_events=(),
+    )
+
+
+def execution_filters(
+    tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+) -> tuple[sql.Composable, list[Any]]:
+    clauses: list[sql.Composable] = [sql.SQL("tenant_id = %s AND script_id = %s")]
+    params: list[Any] = [tenant_id, script_id]
+    for clause, value in (
+        ("status = %s", p.status and p.status.value),
+        ("trigger_type = %s", p.trigger_type and p.trigger_type.value),
+        ("started_at > %s", p.started_after),
+        ("started_at < %s", p.started_before),
+    ):
+        if value is not None:
+            clauses.append(sql.SQL(clause))  # type: ignore[arg-type]
+            params.append(value)
+    return sql.SQL(" AND ").join(clauses), params
+
+
+def find_executions_query(
+    tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+) -> tuple[sql.Composed, list[Any]]:
+    where, params = execution_filters(tenant_id, script_id, p)
+    query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
+        EXECUTION_COLUMNS, LIVE.ids()["executions"], where, order_by(p.sort)
+    )
+    return query, [*params, p.limit, p.offset]
+
+
+def find_executions(
+    conn: Any, tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+) -> list[Execution]:
+    query, params = find_executions_query(tenant_id, script_id, p)
+    return [execution_from_row(row) for row in conn.execute(query, params).fetchall()]
+
+
+def execution_from_row(row: tuple[Any, ...]) -> Execution:
+    result = row[5]
+    return Execution.model_construct(
+        id=row[0],
+        script_id=row[1],
+        tenant_id=row[2],
+        script_version=row[3],
+        status=ExecutionStatus(row[4]),
+        result=None if result is None else _result(result),
+        started_at=row[6],
+        completed_at=row[7],
+        duration=row[8],
+        trigger=ExecutionTrigger.model_construct(type=TriggerType(row[9]), triggered_by=row[10]),
+        input=row[11],
+        version=row[12],
+        pending_events=(),
+    )
+
+
+def _result(data: dict[str, Any]) -> ExecutionResult:
+    return ExecutionResult.model_construct(
+        output=data["output"],
+        error=data["error"],
+        logs=tuple(LogEntry.model_validate(entry) for entry in data["logs"]),
+    )

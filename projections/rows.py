@@ -1,0 +1,90 @@
+"""Row builders: the one place that says how an aggregate state becomes read-model rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from psycopg.types.json import Jsonb
+
+from scripts_es.domain import Execution, Script
+from scripts_es.domain.events import DomainEvent, ScriptEvent
+
+
+def script_row(script: Script) -> tuple[Any, ...]:
+    return (
+        script.tenant_id,
+        script.id,
+        script.name,
+        script.description,
+        script.content,
+        script.type.value,
+        script.is_enabled,
+        Jsonb(script.metadata.model_dump(mode="json")),
+        list(script.tags),
+        script.version,
+        script.created_at,
+        script.updated_at,
+        script.created_by,
+        script.updated_by,
+    )
+
+
+def version_row(event: ScriptEvent) -> tuple[int, str, Any, UUID | None]:
+    return (event.originator_version, event.event_name, event.timestamp, event.user_id)
+
+
+def execution_row(execution: Execution) -> tuple[Any, ...]:
+    result = execution.result
+    return (
+        execution.tenant_id,
+        execution.id,
+        execution.script_id,
+        execution.script_version,
+        execution.status.value,
+        None if result is None else Jsonb(result.model_dump(mode="json")),
+        execution.started_at,
+        execution.completed_at,
+        execution.duration,
+        execution.trigger.type.value,
+        execution.trigger.triggered_by,
+        Jsonb(execution.input),
+        execution.version,
+    )
+
+
+@dataclass
+class Rows:
+    """Everything one batch of states and events asks of the read model."""
+
+    scripts: list[tuple[Any, ...]] = field(default_factory=list)
+    deleted_scripts: list[tuple[UUID, UUID]] = field(default_factory=list)
+    versions: dict[tuple[UUID, UUID], list[tuple[int, str, Any, UUID | None]]] = field(
+        default_factory=dict
+    )
+    executions: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def add(self, state: Script | Execution, events: Iterable[DomainEvent]) -> None:
+        """Add the rows for one stream: its state now and the events being projected."""
+        if isinstance(state, Execution):
+            self.executions.append(execution_row(state))
+            return
+        key = (state.tenant_id, state.id)
+        if state.is_deleted:
+            self.deleted_scripts.append(key)
+            self.versions.pop(key, None)
+            return
+        self.scripts.append(script_row(state))
+        self.versions.setdefault(key, []).extend(
+            version_row(event) for event in events if isinstance(event, ScriptEvent)
+        )
+
+    def __len__(self) -> int:
+        return (
+            len(self.scripts)
+            + len(self.deleted_scripts)
+            + sum(map(len, self.versions.values()))
+            + len(self.executions)
+        )

@@ -1,0 +1,30 @@
+"""Names of the read-model tables: the live ones, or a scratch set for rebuild and verify."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+
+@dataclass(frozen=True)
+class Tables:
+    scripts: str = "scripts"
+    script_versions: str = "script_versions"
+    executions: str = "executions"
+
+    def ids(self) -> dict[str, sql.Composable]:
+        """Schema-qualified identifiers to format into the SQL blocks."""
+        return {
+            "scripts": sql.Identifier("scripts_es", self.scripts),
+            "script_versions": sql.Identifier("scripts_es", self.script_versions),
+            "executions": sql.Identifier("scripts_es", self.executions),
+        }
+
+    def all(self) -> tuple[str, str, str]:
+        """In dependency order: parents before children."""
+        return (self.scripts, self.script_versions, self.executions)
+
+
+LIVE = Tables()
+SCRATCH = Tables("scripts_scratch", "script_versions_scratch", "executions_scratch")

@@ -1,0 +1,97 @@
+"""Write Rows into the read model: version-guarded upserts (live) or COPY (fresh scratch)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from projections.rows import Rows
+from projections.tables import LIVE, Tables
+from scripts_es.store.sql import load
+
+Q = load("projections", "queries.sql")
+
+
+def statements(tables: Tables) -> dict[str, sql.Composed]:
+    ids = tables.ids()
+    return {name: block.format(**ids) for name, block in Q.items()}
+
+
+_LIVE = statements(LIVE)
+
+
+def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
+    """Apply rows idempotently: a row only moves forward in version, never back."""
+    q = _LIVE if tables == LIVE else statements(tables)
+    with conn.cursor() as cur:
+        if rows.scripts:
+            cur.executemany(q["upsert_script"], rows.scripts)
+        for (tenant_id, script_id), versions in rows.versions.items():
+            if versions:
+                cur.execute(
+                    q["insert_versions"], (tenant_id, script_id, *map(list, zip(*versions)))
+                )
+        if rows.deleted_scripts:
+            cur.executemany(q["delete_script"], rows.deleted_scripts)
+        if rows.executions:
+            cur.executemany(q["upsert_execution"], rows.executions)
+
+
+SCRIPT_COLUMNS = (
+    "tenant_id",
+    "id",
+    "name",
+    "description",
+    "content",
+    "type",
+    "is_enabled",
+    "metadata",
+    "tags",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
+)
+VERSION_COLUMNS = ("tenant_id", "script_id", "version", "change", "updated_at", "updated_by")
+EXECUTION_COLUMNS = (
+    "tenant_id",
+    "id",
+    "script_id",
+    "script_version",
+    "status",
+    "result",
+    "started_at",
+    "completed_at",
+    "duration",
+    "trigger_type",
+    "triggered_by",
+    "input",
+    "version",
+)
+
+
+def copy(conn: Any, rows: Rows, tables: Tables) -> None:
+    """Bulk-load rows into empty tables (rebuild): no conflicts are possible there."""
+    ids = tables.ids()
+    with conn.cursor() as cur:
+        _copy(cur, ids["scripts"], SCRIPT_COLUMNS, rows.scripts)
+        _copy(
+            cur,
+            ids["script_versions"],
+            VERSION_COLUMNS,
+            [(t, s, *row) for (t, s), versions in rows.versions.items() for row in versions],
+        )
+        _copy(cur, ids["executions"], EXECUTION_COLUMNS, rows.executions)
+
+
+def _copy(cur: Any, table: sql.Composable, columns: tuple[str, ...], rows: list[Any]) -> None:
+    if not rows:
+        return
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        table, sql.SQL(", ").join(map(sql.Identifier, columns))
+    )
+    with cur.copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)

@@ -1,0 +1,149 @@
+"""Command handlers: plain functions `(command, uow) -> aggregate`, registered by command type.
+
+Each runs inside one tenant transaction (the unit of work): load, check `expected_version`,
+decide through the domain, write. `handle` adds idempotency by `command_id` and retries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from scripts_es import commands as c
+from scripts_es.domain import Execution, Script
+from scripts_es.errors import ConcurrencyConflict, InvalidInput
+from scripts_es.repositories import ExecutionRepository, ScriptRepository, Session
+from scripts_es.store.database import Conn
+
+
+@dataclass
+class UnitOfWork:
+    """The open transaction and the repositories a handler may use inside it."""
+
+    conn: Conn
+    session: Session
+    scripts: ScriptRepository
+    executions: ExecutionRepository
+    written: Script | Execution | None = None
+
+    def save(self, aggregate: Script | Execution) -> Script | Execution:
+        """Write the aggregate's pending events in this transaction."""
+        if aggregate.pending_events:
+            repo = self.scripts if isinstance(aggregate, Script) else self.executions
+            repo.write(self.conn, aggregate)
+            self.written = aggregate
+        return aggregate.without_pending()
+
+    @property
+    def user(self) -> UUID:
+        return self.session.user_id
+
+    def now(self) -> Any:
+        return self.session.clock()
+
+
+def expect(aggregate: Script | Execution, expected: int | None) -> None:
+    if expected is not None and aggregate.version != expected:
+        raise ConcurrencyConflict(aggregate.id, expected)
+
+
+def _script(cmd: c.Command, uow: UnitOfWork, script_id: UUID) -> Script:
+    script = uow.scripts.load(uow.conn, script_id)
+    expect(script, cmd.expected_version)
+    return script
+
+
+def create_script(cmd: c.CreateScript, uow: UnitOfWork) -> Script | Execution:
+    if cmd.expected_version is not None:
+        raise InvalidInput("expected_version", "a new script has no version to expect")
+    script = Script.create(
+        tenant_id=uow.session.tenant_id,
+        created_by=uow.user,
+        name=cmd.name,
+        content=cmd.content,
+        type=cmd.type,
+        metadata=cmd.metadata,
+        description=cmd.description,
+        tags=cmd.tags,
+        id=cmd.script_id,
+        at=uow.now(),
+    )
+    return uow.save(script)
+
+
+def update_content(cmd: c.UpdateScriptContent, uow: UnitOfWork) -> Script | Execution:
+    script = _script(cmd, uow, cmd.script_id)
+    return uow.save(script.update_content(cmd.content, uow.user, at=uow.now()))
+
+
+def change_metadata(cmd: c.ChangeScriptMetadata, uow: UnitOfWork) -> Script | Execution:
+    script = _script(cmd, uow, cmd.script_id)
+    return uow.save(script.change_metadata(cmd.metadata, uow.user, at=uow.now()))
+
+
+def change_details(cmd: c.ChangeScriptDetails, uow: UnitOfWork) -> Script | Execution:
+    script = _script(cmd, uow, cmd.script_id)
+    changed = script.change_details(
+        by_user=uow.user, name=cmd.name, description=cmd.description, tags=cmd.tags, at=uow.now()
+    )
+    return uow.save(changed)
+
+
+def enable_script(cmd: c.EnableScript, uow: UnitOfWork) -> Script | Execution:
+    return uow.save(_script(cmd, uow, cmd.script_id).enable(uow.user, at=uow.now()))
+
+
+def disable_script(cmd: c.DisableScript, uow: UnitOfWork) -> Script | Execution:
+    return uow.save(_script(cmd, uow, cmd.script_id).disable(uow.user, at=uow.now()))
+
+
+def delete_script(cmd: c.DeleteScript, uow: UnitOfWork) -> Script | Execution:
+    return uow.save(_script(cmd, uow, cmd.script_id).delete(uow.user, at=uow.now()))
+
+
+def start_execution(cmd: c.StartExecution, uow: UnitOfWork) -> Script | Execution:
+    # expected_version, if given, is the script version the caller means to run.
+    script = _script(cmd, uow, cmd.script_id)
+    opener = Execution.enqueue if isinstance(cmd, c.EnqueueExecution) else Execution.start
+    execution = opener(
+        script=script,
+        trigger=cmd.trigger.model_dump(),
+        input=cmd.input,
+        id=cmd.execution_id,
+        at=uow.now(),
+    )
+    return uow.save(execution)
+
+
+def _execution(cmd: c.Command, uow: UnitOfWork, execution_id: UUID) -> Execution:
+    execution = uow.executions.load(uow.conn, execution_id)
+    expect(execution, cmd.expected_version)
+    return execution
+
+
+def begin_execution(cmd: c.BeginExecution, uow: UnitOfWork) -> Script | Execution:
+    return uow.save(_execution(cmd, uow, cmd.execution_id).begin(at=uow.now()))
+
+
+def complete_execution(cmd: c.CompleteExecution, uow: UnitOfWork) -> Script | Execution:
+    execution = _execution(cmd, uow, cmd.execution_id)
+    return uow.save(execution.complete(cmd.status, cmd.result, at=uow.now()))
+
+
+Handler = Callable[[Any, UnitOfWork], Script | Execution]
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.CreateScript: create_script,
+    c.UpdateScriptContent: update_content,
+    c.ChangeScriptMetadata: change_metadata,
+    c.ChangeScriptDetails: change_details,
+    c.EnableScript: enable_script,
+    c.DisableScript: disable_script,
+    c.DeleteScript: delete_script,
+    c.StartExecution: start_execution,
+    c.EnqueueExecution: start_execution,
+    c.BeginExecution: begin_execution,
+    c.CompleteExecution: complete_execution,
+}

@@ -1,0 +1,175 @@
+"""The composition root: `ScriptsModule.open()` wires pools, event store, projectors, handlers."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from scripts_es import commands as c
+from scripts_es.config import resolve_dsn
+from scripts_es.domain import Execution, PruneResult, Script
+from scripts_es.errors import InvalidInput
+from scripts_es.handlers import HANDLERS, UnitOfWork
+from scripts_es.repositories import (
+    Clock,
+    ExecutionRepository,
+    ScriptRepository,
+    Session,
+    check_uuid,
+    system_clock,
+)
+from scripts_es.store.database import Database, Q, install_schema
+from scripts_es.store.errors import DuplicateKey
+from scripts_es.store.event_store import EventStore
+
+Result = Script | Execution | PruneResult
+_KINDS: dict[str, type[Script] | type[Execution] | type[PruneResult]] = {
+    "script": Script,
+    "execution": Execution,
+    "prune": PruneResult,
+}
+
+
+def _encode_result(result: Result) -> tuple[str, bytes]:
+    kind = {Script: "script", Execution: "execution", PruneResult: "prune"}[type(result)]
+    return kind, orjson.dumps(result.model_dump(mode="json"))
+
+
+class TenantSession:
+    """Everything scoped to one tenant and acting user."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.scripts = ScriptRepository(session)
+        self.executions = ExecutionRepository(session)
+
+    def handle(self, command: c.Command) -> Any:
+        """Apply a command; the same `command_id` twice is applied once, same result."""
+        if not isinstance(command, c.Command):
+            raise InvalidInput("command", f"not a command: {type(command).__name__}")
+        handler = HANDLERS.get(type(command))
+        if handler is None:
+            raise InvalidInput("command", f"no handler for {type(command).__name__}")
+        s = self.session
+        decided: list[Script | Execution] = []
+
+        def attempt(n: int) -> Result:
+            if n and decided:  # the previous attempt failed in doubt: did it commit?
+                written = decided[-1]
+                first = s.store.mapper.to_stored_event(written.pending_events[0])
+                with s.db.tenant(s.tenant_id) as conn:
+                    if s.store.was_committed(conn, s.tenant_id, first):
+                        return written.without_pending()
+            decided.clear()
+            try:
+                with s.db.tenant(s.tenant_id) as conn:
+                    if command.command_id is not None:
+                        replay = self._replay(conn, command.command_id)
+                        if replay is not None:
+                            return replay
+                    uow = UnitOfWork(conn, s, self.scripts, self.executions)
+                    result = handler(command, uow)
+                    if uow.written is not None:
+                        decided.append(uow.written)
+                    if command.command_id is not None:
+                        self._record(conn, command, result)
+                    return result
+            except DuplicateKey as error:
+                if error.constraint == "commands_pkey" and command.command_id is not None:
+                    with s.db.tenant(s.tenant_id) as conn:
+                        replay = self._replay(conn, command.command_id)
+                    assert replay is not None
+                    return replay
+                raise self.scripts._conflict(error, decided[-1]) from None
+
+        return s.db.retrying(attempt)
+
+    def _replay(self, conn: Any, command_id: UUID) -> Result | None:
+        row = conn.execute(
+            Q["find_command"], {"tenant_id": self.session.tenant_id, "command_id": command_id}
+        ).fetchone()
+        if row is None:
+            return None
+        kind, data = row
+        return _KINDS[kind].model_validate(orjson.loads(data))
+
+    def _record(self, conn: Any, command: c.Command, result: Result) -> None:
+        kind, data = _encode_result(result)
+        conn.execute(
+            Q["record_command"],
+            {
+                "tenant_id": self.session.tenant_id,
+                "command_id": command.command_id,
+                "kind": kind,
+                "result": data,
+            },
+        )
+
+
+class ScriptsModule:
+    """The embeddable module. Open it once per process; take a tenant session per request."""
+
+    def __init__(self, db: Database, store: EventStore, *, clock: Clock, inline: bool) -> None:
+        self.db = db
+        self.store = store
+        self.clock = clock
+        self.inline = inline
+
+    @classmethod
+    def open(
+        cls,
+        dsn: str | None = None,
+        *,
+        snapshot_every: int = 100,
+        clock: Clock | None = None,
+        inline_projections: bool = True,
+        install: bool = True,
+        pool_size: int = 8,
+    ) -> ScriptsModule:
+        """Connect (embedded PostgreSQL when no DSN is configured) and install the schema."""
+        if snapshot_every < 0:
+            raise InvalidInput("snapshot_every", "must be 0 (off) or a positive number of events")
+        resolved = resolve_dsn(dsn)
+        if install:
+            install_schema(resolved)
+        db = Database(resolved, max_size=pool_size)
+        db.open()
+        return cls(
+            db,
+            EventStore(snapshot_every=snapshot_every),
+            clock=clock or system_clock,
+            inline=inline_projections,
+        )
+
+    def tenant(self, tenant_id: UUID, user_id: UUID) -> TenantSession:
+        """A session scoped to `tenant_id`, acting as `user_id`."""
+        session = Session(
+            db=self.db,
+            store=self.store,
+            tenant_id=check_uuid("tenant_id", tenant_id),
+            user_id=check_uuid("user_id", user_id),
+            clock=self.clock,
+            inline_projection=self.inline,
+        )
+        return TenantSession(session)
+
+    def with_clock(self, clock: Clock) -> ScriptsModule:
+        """The same module (same pools) with another clock; tests use it to travel in time."""
+        return ScriptsModule(self.db, self.store, clock=clock, inline=self.inline)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ScriptsModule:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

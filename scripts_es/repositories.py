@@ -1,0 +1,257 @@
+"""The seed's repositories: writes append events (with inline projection), reads fold streams.
+
+`find`, `count` and `find_for_script` read the projection tables only (projections.finders).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+from uuid import UUID
+
+from projections import finders
+from projections.rows import Rows
+from projections.writer import upsert
+from scripts_es.domain import Execution, Script, VersionInfo
+from scripts_es.domain import execution as execution_fold
+from scripts_es.domain import script as script_fold
+from scripts_es.domain.events import (
+    DomainEvent,
+    ScriptCreated,
+    ScriptDeleted,
+    ScriptMetadataChanged,
+)
+from scripts_es.domain.values import HTTPMetadata, ScriptType
+from scripts_es.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    NotFound,
+    RouteConflict,
+    VersionPruned,
+)
+from scripts_es.queries import ExecutionFindParams, ScriptFindParams
+from scripts_es.store.database import Conn, Database, Q
+from scripts_es.store.errors import DuplicateKey
+from scripts_es.store.event_store import EventStore
+
+Clock = Callable[[], datetime]
+AggregateT = TypeVar("AggregateT", Script, Execution)
+_ROUTE_EVENTS = (ScriptCreated, ScriptMetadataChanged, ScriptDeleted)
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What every repository call of one tenant session shares."""
+
+    db: Database
+    store: EventStore
+    tenant_id: UUID
+    user_id: UUID
+    clock: Clock = system_clock
+    inline_projection: bool = True
+
+
+def check_uuid(field: str, value: object) -> UUID:
+    if not isinstance(value, UUID):
+        raise InvalidInput(field, "must be a UUID")
+    return value
+
+
+class _Repository:
+    def __init__(self, session: Session) -> None:
+        self.s = session
+
+    def _save(
+        self, aggregate: AggregateT, extra: Callable[[Conn], None] | None = None
+    ) -> AggregateT:
+        """Append the pending events in one transaction with routes and inline projection."""
+        events: Sequence[DomainEvent] = aggregate.pending_events
+        if not events:
+            return aggregate
+        stored_first = self.s.store.mapper.to_stored_event(events[0])
+
+        def attempt(n: int) -> AggregateT:
+            if n:  # an earlier attempt failed in doubt: did it commit after all?
+                with self.s.db.tenant(self.s.tenant_id) as conn:
+                    if self.s.store.was_committed(conn, self.s.tenant_id, stored_first):
+                        return aggregate.without_pending()
+            try:
+                with self.s.db.tenant(self.s.tenant_id) as conn:
+                    self.write(conn, aggregate)
+                    if extra:
+                        extra(conn)
+            except DuplicateKey as error:
+                raise self._conflict(error, aggregate) from None
+            return aggregate.without_pending()
+
+        return self.s.db.retrying(attempt)
+
+    def write(self, conn: Conn, aggregate: Script | Execution) -> None:
+        """Everything one change writes, inside the caller's transaction."""
+        events = aggregate.pending_events
+        self.s.store.append(conn, self.s.tenant_id, events, aggregate)
+        if isinstance(aggregate, Script) and aggregate.type is ScriptType.HTTP:
+            if any(isinstance(e, _ROUTE_EVENTS) for e in events):
+                route_changes(conn, self.s.tenant_id, aggregate)
+        if self.s.inline_projection:
+            rows = Rows()
+            rows.add(aggregate, events)
+            upsert(conn, rows)
+
+    def _conflict(self, error: DuplicateKey, aggregate: Script | Execution) -> Exception:
+        if error.constraint == "script_routes_pkey" and isinstance(aggregate, Script):
+            assert isinstance(aggregate.metadata, HTTPMetadata)
+            return RouteConflict(aggregate.metadata.method, aggregate.metadata.path)
+        if error.constraint == "events_pkey":
+            first = aggregate.pending_events[0].originator_version
+            if first == 1:
+                kind = "script" if isinstance(aggregate, Script) else "execution"
+                return InvalidInput("id", f"a {kind} with id {aggregate.id} already exists")
+            return ConcurrencyConflict(aggregate.id, first - 1)
+        return error
+
+    def _check_tenant(self, aggregate: Script | Execution, *, creating: bool) -> None:
+        if aggregate.tenant_id != self.s.tenant_id:
+            kind = "script" if isinstance(aggregate, Script) else "execution"
+            if creating:
+                raise InvalidInput("tenant_id", f"the {kind} belongs to another tenant")
+            raise NotFound(kind, aggregate.id)
+        first = aggregate.pending_events[0].originator_version if aggregate.pending_events else None
+        if creating and first != 1:
+            raise InvalidInput("pending_events", "create needs a new aggregate (version 1 pending)")
+        if not creating and first == 1:
+            raise InvalidInput("pending_events", "update needs a loaded aggregate; use create")
+
+
+def route_changes(conn: Conn, tenant_id: UUID, script: Script) -> None:
+    """Release the script's route, then claim its current one unless it was deleted."""
+    conn.execute(Q["release_route"], {"tenant_id": tenant_id, "script_id": script.id})
+    if not script.is_deleted:
+        assert isinstance(script.metadata, HTTPMetadata)
+        conn.execute(
+            Q["claim_route"],
+            {
+                "tenant_id": tenant_id,
+                "method": script.metadata.method,
+                "path": script.metadata.path,
+                "script_id": script.id,
+            },
+        )
+
+
+class ScriptRepository(_Repository):
+    """Scripts of one tenant: writes through the event store, finds through the read model."""
+
+    def create(self, script: Script) -> Script:
+        """Store a new script (its pending ScriptCreated and any later pending events)."""
+        self._check_tenant(script, creating=True)
+        return self._save(script)
+
+    def update(self, script: Script) -> Script:
+        """Store the pending events of a script loaded earlier (optimistic concurrency)."""
+        self._check_tenant(script, creating=False)
+        return self._save(script)
+
+    def delete(self, script_id: UUID) -> None:
+        """Delete a script: gone from every read; its executions stay readable by id."""
+        self.update(self.find_by_id(script_id).delete(self.s.user_id, at=self.s.clock()))
+
+    def load(self, conn: Conn, script_id: UUID, *, upto: int | None = None) -> Script:
+        loaded = self.s.store.load(
+            conn, self.s.tenant_id, check_uuid("script_id", script_id), script_fold.fold, upto=upto
+        )
+        state = loaded.state
+        if not isinstance(state, Script) or state.is_deleted:
+            raise NotFound("script", script_id)
+        return state
+
+    def find_by_id(self, script_id: UUID) -> Script:
+        """The script's current state, folded from its stream."""
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            return self.load(conn, script_id)
+
+    def find(self, params: ScriptFindParams | None = None) -> list[Script]:
+        """Scripts matching `params`, from the read model."""
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            return finders.find_scripts(conn, self.s.tenant_id, params or ScriptFindParams())
+
+    def count(self, params: ScriptFindParams | None = None) -> int:
+        """How many scripts match `params` (limit and offset ignored)."""
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            return finders.count_scripts(conn, self.s.tenant_id, params or ScriptFindParams())
+
+    def get_version_history(self, script_id: UUID) -> list[VersionInfo]:
+        """Every retained version, ascending: version, when, by whom, which change."""
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            self.load(conn, script_id)
+            rows = conn.execute(
+                Q["version_history"], {"tenant_id": self.s.tenant_id, "script_id": script_id}
+            ).fetchall()
+        return [
+            VersionInfo(version=v, updated_at=at, updated_by=by, change=change)
+            for v, at, by, change in rows
+        ]
+
+    def get_version(self, script_id: UUID, version: int) -> Script:
+        """Time travel: the script as it was at `version` (VersionPruned below the horizon)."""
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise InvalidInput("version", "must be a positive integer")
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            current = self.load(conn, script_id)
+            if version > current.version:
+                raise NotFound("script version", f"{script_id}@{version}")
+            loaded = self.s.store.load(
+                conn, self.s.tenant_id, script_id, script_fold.fold, upto=version
+            )
+        horizon = loaded.horizon or 1
+        state = loaded.state
+        if version < horizon or state is None or state.version != version:
+            raise VersionPruned(script_id, version, horizon)
+        assert isinstance(state, Script)
+        return state
+
+
+class ExecutionRepository(_Repository):
+    """Executions of one tenant."""
+
+    def create(self, execution: Execution) -> Execution:
+        """Store a new execution; its script must exist, live, in this tenant."""
+        self._check_tenant(execution, creating=True)
+        scripts = ScriptRepository(self.s)
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            scripts.load(conn, execution.script_id)
+        return self._save(execution)
+
+    def update(self, execution: Execution) -> Execution:
+        """Store the pending events of an execution loaded earlier."""
+        self._check_tenant(execution, creating=False)
+        return self._save(execution)
+
+    def load(self, conn: Conn, execution_id: UUID) -> Execution:
+        loaded = self.s.store.load(
+            conn, self.s.tenant_id, check_uuid("execution_id", execution_id), execution_fold.fold
+        )
+        if not isinstance(loaded.state, Execution):
+            raise NotFound("execution", execution_id)
+        return loaded.state
+
+    def find_by_id(self, execution_id: UUID) -> Execution:
+        """The execution's current state, folded from its stream."""
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            return self.load(conn, execution_id)
+
+    def find_for_script(
+        self, script_id: UUID, params: ExecutionFindParams | None = None
+    ) -> list[Execution]:
+        """Executions of one script matching `params`, from the read model."""
+        check_uuid("script_id", script_id)
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            return finders.find_executions(
+                conn, self.s.tenant_id, script_id, params or ExecutionFindParams()
+            )

@@ -1,0 +1,71 @@
+-- Queries of the event store and repositories. Every query runs inside a transaction whose
+-- app.tenant_id is set (RLS), and still filters by tenant_id itself.
+
+-- name: set_tenant
+SELECT set_config('app.tenant_id', %(tenant_id)s, true);
+
+-- name: insert_events
+INSERT INTO scripts_es.events
+    (tenant_id, originator_id, originator_version, topic, state, occurred_at)
+SELECT %(tenant_id)s, %(originator_id)s, v, t, s, o
+FROM unnest(%(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[],
+            %(occurred)s::timestamptz[]) AS e(v, t, s, o);
+
+-- name: insert_snapshot
+INSERT INTO scripts_es.snapshots (tenant_id, originator_id, originator_version, topic, state)
+VALUES (%(tenant_id)s, %(originator_id)s, %(version)s, %(topic)s, %(state)s)
+ON CONFLICT (tenant_id, originator_id, originator_version) DO UPDATE SET state = excluded.state;
+
+-- name: load_stream
+-- The newest snapshot at or below %(upto)s, then the events after it, plus the oldest stored
+-- event version (the history horizon). One round trip whatever the stream's length.
+WITH snap AS (
+    SELECT originator_version, topic, state
+    FROM scripts_es.snapshots
+    WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s
+      AND originator_version <= %(upto)s
+    ORDER BY originator_version DESC
+    LIMIT 1
+), oldest AS (
+    SELECT min(originator_version) AS v
+    FROM scripts_es.events
+    WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s
+)
+SELECT true AS is_snapshot, originator_version, topic, state, (SELECT v FROM oldest)
+FROM snap
+UNION ALL
+SELECT false, e.originator_version, e.topic, e.state, (SELECT v FROM oldest)
+FROM scripts_es.events e
+WHERE e.tenant_id = %(tenant_id)s AND e.originator_id = %(originator_id)s
+  AND e.originator_version > coalesce((SELECT originator_version FROM snap), 0)
+  AND e.originator_version <= %(upto)s
+ORDER BY 2, 1 DESC;
+
+-- name: stream_kind
+SELECT topic FROM scripts_es.events
+WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s AND originator_version = 1;
+
+-- name: event_exists
+SELECT state = %(state)s FROM scripts_es.events
+WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s
+  AND originator_version = %(version)s;
+
+-- name: claim_route
+INSERT INTO scripts_es.script_routes (tenant_id, method, path, script_id)
+VALUES (%(tenant_id)s, %(method)s, %(path)s, %(script_id)s);
+
+-- name: release_route
+DELETE FROM scripts_es.script_routes WHERE tenant_id = %(tenant_id)s AND script_id = %(script_id)s;
+
+-- name: record_command
+INSERT INTO scripts_es.commands (tenant_id, command_id, kind, result)
+VALUES (%(tenant_id)s, %(command_id)s, %(kind)s, %(result)s);
+
+-- name: find_command
+SELECT kind, result FROM scripts_es.commands
+WHERE tenant_id = %(tenant_id)s AND command_id = %(command_id)s;
+
+-- name: version_history
+SELECT version, updated_at, updated_by, change FROM scripts_es.script_versions
+WHERE tenant_id = %(tenant_id)s AND script_id = %(script_id)s
+ORDER BY version;
