@@ -6,13 +6,26 @@ from types import TracebackType
 from typing import Any
 from uuid import UUID
 
+import threading
+from collections.abc import Callable
+
 import orjson
+
+from projections import rebuild, runner
 
 from scripts_es import commands as c
 from scripts_es.config import resolve_dsn
-from scripts_es.domain import Execution, PruneResult, Script
+from scripts_es import retention
+from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
 from scripts_es.errors import InvalidInput
 from scripts_es.handlers import HANDLERS, UnitOfWork
+from scripts_es.reports import (
+    ProjectionStatus,
+    PruneSummary,
+    RebuildReport,
+    RunReport,
+    VerifyReport,
+)
 from scripts_es.repositories import (
     Clock,
     ExecutionRepository,
@@ -159,6 +172,80 @@ class ScriptsModule:
     def with_clock(self, clock: Clock) -> ScriptsModule:
         """The same module (same pools) with another clock; tests use it to travel in time."""
         return ScriptsModule(self.db, self.store, clock=clock, inline=self.inline)
+
+    # -- maintenance (operators, the CLI) -------------------------------------------------------
+
+    def projection_status(self) -> list[ProjectionStatus]:
+        """Position and lag of the out-of-process projection runner."""
+        return runner.status(self.db)
+
+    def run_projections(
+        self,
+        *,
+        once: bool = False,
+        batch_size: int = 500,
+        poll_interval: float = 0.5,
+        stop: threading.Event | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> RunReport:
+        """Follow new events into the read model (exactly once); `once` stops when caught up."""
+        return runner.run(
+            self.db,
+            self.store,
+            once=once,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+            stop=stop,
+            progress=progress,
+        )
+
+    def rebuild_projections(
+        self,
+        *,
+        tenant_id: UUID | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> RebuildReport:
+        """Rebuild the read model from the event store; live tables stay readable until swapped."""
+        return rebuild.rebuild(self.db, self.store, tenant_id=tenant_id, progress=progress)
+
+    def verify_projections(
+        self,
+        *,
+        tenant_id: UUID | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VerifyReport:
+        """Rebuild into scratch tables and diff them against the live ones."""
+        return rebuild.verify(self.db, self.store, tenant_id=tenant_id, progress=progress)
+
+    def prune_scripts(
+        self,
+        policy: VersionRetentionPolicy,
+        *,
+        tenant_id: UUID | None = None,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PruneSummary:
+        """Prune the history of every script (of one tenant, or all) under `policy`."""
+        return retention.prune_all_scripts(
+            self, policy, tenant_id=tenant_id, dry_run=dry_run, progress=progress
+        )
+
+    def prune_executions(
+        self,
+        older_than_days: int,
+        *,
+        keep_last_per_script: int = 0,
+        tenant_id: UUID | None = None,
+        dry_run: bool = False,
+    ) -> PruneSummary:
+        """Remove terminal executions older than `older_than_days` across tenants (or one)."""
+        return retention.prune_all_executions(
+            self,
+            older_than_days,
+            keep_last_per_script=keep_last_per_script,
+            tenant_id=tenant_id,
+            dry_run=dry_run,
+        )
 
     def close(self) -> None:
         self.db.close()

@@ -101,6 +101,8 @@ class Script(BaseModel):
         """Replace the content; same content is a no-op."""
         self._check_live()
         new = v.content(content)
+        if new == self.content:
+            return self
         return self._record(
             ScriptContentUpdated,
             by_user,
@@ -110,9 +112,7 @@ class Script(BaseModel):
             new_version=self.version + 1,
         )
 
-    def change_metadata(
-        self, metadata: Any, by_user: UUID, *, at: datetime | None = None
-    ) -> Script:
+    def change_metadata(self, metadata: Any, by_user: UUID, *, at: datetime | None = None) -> Script:
         """Replace the type-specific metadata (it must match the script's type)."""
         self._check_live()
         new = metadata_for(self.type, metadata)

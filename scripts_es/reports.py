@@ -1,0 +1,66 @@
+"""Plain results of maintenance work (projections, pruning), for the CLI and host apps."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Report:
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ProjectionStatus(Report):
+    """Where the out-of-process runner stands: its position and the events not yet applied."""
+
+    name: str
+    last_notification_id: int
+    last_txid: int
+    lag_events: int
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunReport(Report):
+    events: int
+    batches: int
+
+
+@dataclass(frozen=True)
+class RebuildReport(Report):
+    tenant_id: str | None
+    events: int
+    streams: int
+    scripts: int
+    script_versions: int
+    executions: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TableDrift(Report):
+    table: str
+    missing: int  # rows the rebuild has that the live table lacks (or differs)
+    extra: int  # rows the live table has that the rebuild lacks (or differs)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class VerifyReport(Report):
+    ok: bool
+    tables: list[TableDrift]
+
+
+@dataclass(frozen=True)
+class PruneSummary(Report):
+    """Totals of a prune over many scripts (or executions)."""
+
+    dry_run: bool
+    scripts_touched: int
+    events_removed: int
+    executions_removed: int
+    bytes_freed: int
