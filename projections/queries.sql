@@ -28,3 +28,6 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
     status = excluded.status, result = excluded.result, started_at = excluded.started_at,
     completed_at = excluded.completed_at, duration = excluded.duration, version = excluded.version
 WHERE {executions}.version < excluded.version;
+
+-- name: delete_script_versions
+DELETE FROM {script_versions} WHERE tenant_id = %s AND script_id = %s;

@@ -1,10 +1,106 @@
-"""(being written)"""
+"""The out-of-process projection runner: follows new events into the read model, exactly once.
+
+Each batch is one transaction: lock the tracking row (one runner at a time), read the next events
+below the in-flight horizon, write the rows of the streams they touch, advance the position.
+A crash anywhere rolls the whole batch back; the rows are version-guarded upserts as well, so even
+the inline projection and the runner applying the same event leave one result.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from itertools import groupby
 from typing import Any
 
+from eventsourcing.persistence import StoredEvent
 
-def status(db: Any) -> Any:
-    raise NotImplementedError
+from projections.rows import Rows
+from projections.streams import fold_for
+from projections.writer import upsert
+from scripts_es.reports import ProjectionStatus, RunReport
+from scripts_es.store.database import Database
+from scripts_es.store.event_store import EventStore
+from scripts_es.store.sql import load
+
+NAME = "read_model"
+Q = load("projections", "runner.sql")
 
 
-def run(db: Any, store: Any, **kwargs: Any) -> Any:
-    raise NotImplementedError
+def status(db: Database) -> list[ProjectionStatus]:
+    """Position and lag of every tracked projection (the read model's runner)."""
+    with db.maintenance() as conn:
+        rows = conn.execute(Q["status"]).fetchall()
+        if not rows:
+            lag = conn.execute(Q["lag_untracked"]).fetchone()
+            return [ProjectionStatus(NAME, 0, 0, int(lag[0] if lag else 0), None)]
+    return [ProjectionStatus(name, nid, txid, lag, at) for name, nid, txid, at, lag in rows]
+
+
+def run_batch(db: Database, store: EventStore, batch_size: int) -> int:
+    """Project the next batch of events; returns how many (0 when caught up)."""
+    with db.maintenance() as conn:
+        conn.execute(Q["ensure_tracking"], {"name": NAME})
+        position = conn.execute(Q["lock_tracking"], {"name": NAME}).fetchone()
+        assert position is not None
+        txid, nid = position
+        events = conn.execute(
+            Q["next_events"], {"txid": str(txid), "nid": nid, "limit": batch_size}
+        ).fetchall()
+        if not events:
+            return 0
+        project_streams(conn, store, events)
+        last = events[-1]
+        conn.execute(Q["save_tracking"], {"name": NAME, "txid": str(last[5]), "nid": last[6]})
+        return len(events)
+
+
+def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any = None) -> None:
+    """Write the current rows of every stream `events` touch (rows: tenant, id, version, topic,
+    state, ...), with version rows for those events."""
+    rows = Rows()
+    key: Callable[[Any], tuple[Any, Any]] = lambda row: (row[0], row[1])  # noqa: E731
+    for (tenant_id, stream_id), group in groupby(sorted(events, key=key), key=key):
+        stream = sorted(group, key=lambda row: row[2])
+        loaded = store.load(conn, tenant_id, stream_id, fold_for(stream[0][3]))
+        if loaded.state is None:  # the whole stream was pruned meanwhile
+            continue
+        decoded = [
+            store.mapper.to_domain_event(StoredEvent(stream_id, v, topic, bytes(state)))
+            for _, _, v, topic, state, *_ in stream
+        ]
+        rows.add(loaded.state, decoded)
+    if tables is None:
+        upsert(conn, rows)
+    else:
+        upsert(conn, rows, tables)
+
+
+def run(
+    db: Database,
+    store: EventStore,
+    *,
+    once: bool = False,
+    batch_size: int = 500,
+    poll_interval: float = 0.5,
+    stop: threading.Event | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> RunReport:
+    """Follow the event store until `stop` is set (or, with `once`, until caught up)."""
+    total = batches = 0
+    while stop is None or not stop.is_set():
+        done = run_batch(db, store, batch_size)
+        if done:
+            total += done
+            batches += 1
+            if progress:
+                progress(done)
+            continue
+        if once:
+            break
+        if stop is not None:
+            stop.wait(poll_interval)
+        else:
+            time.sleep(poll_interval)
+    return RunReport(events=total, batches=batches)

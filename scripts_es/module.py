@@ -63,6 +63,8 @@ class TenantSession:
         """Apply a command; the same `command_id` twice is applied once, same result."""
         if not isinstance(command, c.Command):
             raise InvalidInput("command", f"not a command: {type(command).__name__}")
+        if isinstance(command, c.PruneScriptHistory):
+            return self._prune(command)
         handler = HANDLERS.get(type(command))
         if handler is None:
             raise InvalidInput("command", f"no handler for {type(command).__name__}")
@@ -99,6 +101,38 @@ class TenantSession:
                 raise self.scripts._conflict(error, decided[-1]) from None
 
         return s.db.retrying(attempt)
+
+    def _prune(self, command: c.PruneScriptHistory) -> Result:
+        s = self.session
+        policy = VersionRetentionPolicy(
+            max_versions=command.max_versions, retention_days=command.retention_days
+        )
+        if command.command_id is not None:
+            with s.db.tenant(s.tenant_id) as conn:
+                replay = self._replay(conn, command.command_id)
+            if replay is not None:
+                return replay
+
+        def record(conn: Any, result: PruneResult) -> None:
+            if command.command_id is not None:
+                self._record(conn, command, result)
+
+        try:
+            return retention.prune_script(
+                self.scripts,
+                command.script_id,
+                policy,
+                dry_run=False,
+                expected_version=command.expected_version,
+                also=record,
+            ).result
+        except DuplicateKey as error:
+            if error.constraint != "commands_pkey" or command.command_id is None:
+                raise
+            with s.db.tenant(s.tenant_id) as conn:
+                replay = self._replay(conn, command.command_id)
+            assert replay is not None
+            return replay
 
     def _replay(self, conn: Any, command_id: UUID) -> Result | None:
         row = conn.execute(

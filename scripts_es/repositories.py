@@ -14,7 +14,14 @@ from uuid import UUID
 from projections import finders
 from projections.rows import Rows
 from projections.writer import upsert
-from scripts_es.domain import Execution, Script, VersionInfo
+from scripts_es import retention
+from scripts_es.domain import (
+    Execution,
+    PruneResult,
+    Script,
+    VersionInfo,
+    VersionRetentionPolicy,
+)
 from scripts_es.domain import execution as execution_fold
 from scripts_es.domain import script as script_fold
 from scripts_es.domain.events import (
@@ -200,21 +207,32 @@ class ScriptRepository(_Repository):
 
     def get_version(self, script_id: UUID, version: int) -> Script:
         """Time travel: the script as it was at `version` (VersionPruned below the horizon)."""
+        script_id = check_uuid("script_id", script_id)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise InvalidInput("version", "must be a positive integer")
         with self.s.db.tenant(self.s.tenant_id) as conn:
-            current = self.load(conn, script_id)
-            if version > current.version:
+            current = self.s.store.load(conn, self.s.tenant_id, script_id, script_fold.fold)
+            if not isinstance(current.state, Script) or current.state.is_deleted:
+                raise NotFound("script", script_id)
+            if version > current.state.version:
                 raise NotFound("script version", f"{script_id}@{version}")
-            loaded = self.s.store.load(
+            horizon = current.horizon or 1
+            if version < horizon:
+                raise VersionPruned(script_id, version, horizon)
+            state = self.s.store.load(
                 conn, self.s.tenant_id, script_id, script_fold.fold, upto=version
-            )
-        horizon = loaded.horizon or 1
-        state = loaded.state
-        if version < horizon or state is None or state.version != version:
+            ).state
+        if state is None or state.version != version:  # never answer with an older state
             raise VersionPruned(script_id, version, horizon)
         assert isinstance(state, Script)
         return state
+
+
+    def prune_version_history(
+        self, script_id: UUID, policy: VersionRetentionPolicy, *, dry_run: bool = False
+    ) -> PruneResult:
+        """Drop history below the policy's horizon (snapshot + truncation, one transaction)."""
+        return retention.prune_script(self, script_id, policy, dry_run=dry_run).result
 
 
 class ExecutionRepository(_Repository):
@@ -255,3 +273,9 @@ class ExecutionRepository(_Repository):
             return finders.find_executions(
                 conn, self.s.tenant_id, script_id, params or ExecutionFindParams()
             )
+
+    def prune(self, older_than_days: int, keep_last_per_script: int = 0) -> int:
+        """Remove terminal executions older than that (keeping each script's newest N)."""
+        return retention.prune_executions(
+            self, older_than_days, keep_last_per_script, dry_run=False
+        )[0]

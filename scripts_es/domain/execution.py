@@ -92,7 +92,7 @@ class Execution(BaseModel):
     ) -> Execution:
         if script.is_deleted:
             raise NotFound("script", script.id)
-        if False:
+        if not script.is_enabled:
             raise InvalidTransition(f"script {script.id} is disabled and cannot run")
         checked_trigger = _trigger(trigger)
         event = event_cls(

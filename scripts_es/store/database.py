@@ -96,6 +96,12 @@ class Database:
         with translated(), self._maint.connection() as conn, conn.transaction():
             yield conn
 
+    @contextmanager
+    def maintenance_connection(self) -> Iterator[Conn]:
+        """A maintenance connection for work spanning several transactions of its own."""
+        with translated(), self._maint.connection() as conn:
+            yield conn
+
     def retrying(self, work: Callable[[int], T]) -> T:
         """Run `work(attempt)` again after a transient failure; `work` must be safe to repeat."""
         for attempt in range(self.retries + 1):

@@ -12,6 +12,8 @@ from uuid import UUID
 import orjson
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
+
+__all__ = ["OrjsonTranscoder", "PydanticMapper", "get_topic", "resolve_topic", "upcast"]
 from pydantic import BaseModel
 
 from scripts_es.domain.events import DomainEvent
