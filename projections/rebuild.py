@@ -28,9 +28,9 @@ from scripts_es.domain.events import DomainEvent
 from scripts_es.reports import RebuildReport, TableDrift, VerifyReport
 from scripts_es.store.database import Database
 from scripts_es.store.event_store import EventStore
-from scripts_es.store.sql import load
+from scripts_es.store.sql import load_templates
 
-Q = load("projections", "rebuild.sql")
+Q = load_templates("projections", "rebuild.sql")
 Progress = Callable[[int, int], None]
 FLUSH_ROWS = 5_000
 

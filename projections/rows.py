@@ -55,6 +55,35 @@ def execution_row(execution: Execution) -> tuple[Any, ...]:
     )
 
 
+SCRIPT_FIELDS = (
+    "tenant_id", "id", "name", "description", "content", "type", "is_enabled", "metadata", "tags",
+    "version", "created_at", "updated_at", "created_by", "updated_by",
+)
+EXECUTION_FIELDS = (
+    "tenant_id", "id", "script_id", "script_version", "status", "result", "started_at",
+    "completed_at", "duration", "trigger_type", "triggered_by", "input", "version",
+)
+
+
+def script_params(script: Script, events: Iterable[DomainEvent]) -> dict[str, Any]:
+    """The script's rows as named parameters of the one-statement inline write."""
+    versions = [version_row(e) for e in events if isinstance(e, ScriptEvent)]
+    columns = [list(column) for column in zip(*versions, strict=True)] or [[], [], [], []]
+    return {
+        **dict(zip(SCRIPT_FIELDS, script_row(script), strict=True)),
+        "deleted": script.is_deleted,
+        "v_versions": columns[0],
+        "v_changes": columns[1],
+        "v_at": columns[2],
+        "v_by": columns[3],
+    }
+
+
+def execution_params(execution: Execution) -> dict[str, Any]:
+    """The execution's row as named parameters of the one-statement inline write."""
+    return dict(zip(EXECUTION_FIELDS, execution_row(execution), strict=True))
+
+
 @dataclass
 class Rows:
     """Everything one batch of states and events asks of the read model."""

@@ -8,14 +8,14 @@ from psycopg import sql
 
 from projections.rows import Rows
 from projections.tables import LIVE, Tables
-from scripts_es.store.sql import load
+from scripts_es.store.sql import load_templates, render
 
-Q = load("projections", "queries.sql")
+Q = load_templates("projections", "queries.sql")
 
 
-def statements(tables: Tables) -> dict[str, sql.Composed]:
+def statements(tables: Tables) -> dict[str, str]:
     ids = tables.ids()
-    return {name: block.format(**ids) for name, block in Q.items()}
+    return {name: render(block.format(**ids)) for name, block in Q.items()}
 
 
 _LIVE = statements(LIVE)

@@ -7,7 +7,7 @@ decide through the domain, write. `handle` adds idempotency by `command_id` and 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,8 @@ class UnitOfWork:
     scripts: ScriptRepository
     executions: ExecutionRepository
     written: Script | Execution | None = None
+    use_cache: bool = False
+    cached_ids: list[UUID] = field(default_factory=list)
 
     def save(self, aggregate: Script | Execution) -> Script | Execution:
         """Write the aggregate's pending events in this transaction."""
@@ -49,8 +51,12 @@ def expect(aggregate: Script | Execution, expected: int | None) -> None:
         raise ConcurrencyConflict(aggregate.id, expected)
 
 
-def _script(cmd: c.Command, uow: UnitOfWork, script_id: UUID) -> Script:
-    script = uow.scripts.load(uow.conn, script_id)
+def _script(cmd: c.Command, uow: UnitOfWork, script_id: UUID, *, writing: bool = True) -> Script:
+    # Only the aggregate being written may come from the cache: its append detects staleness.
+    cached = writing and uow.use_cache
+    script = uow.scripts.load(uow.conn, script_id, cached=cached)
+    if cached:
+        uow.cached_ids.append(script_id)
     expect(script, cmd.expected_version)
     return script
 
@@ -105,7 +111,7 @@ def delete_script(cmd: c.DeleteScript, uow: UnitOfWork) -> Script | Execution:
 
 def start_execution(cmd: c.StartExecution, uow: UnitOfWork) -> Script | Execution:
     # expected_version, if given, is the script version the caller means to run.
-    script = _script(cmd, uow, cmd.script_id)
+    script = _script(cmd, uow, cmd.script_id, writing=False)
     opener = Execution.enqueue if isinstance(cmd, c.EnqueueExecution) else Execution.start
     execution = opener(
         script=script,
@@ -118,7 +124,9 @@ def start_execution(cmd: c.StartExecution, uow: UnitOfWork) -> Script | Executio
 
 
 def _execution(cmd: c.Command, uow: UnitOfWork, execution_id: UUID) -> Execution:
-    execution = uow.executions.load(uow.conn, execution_id)
+    execution = uow.executions.load(uow.conn, execution_id, cached=uow.use_cache)
+    if uow.use_cache:
+        uow.cached_ids.append(execution_id)
     expect(execution, cmd.expected_version)
     return execution
 

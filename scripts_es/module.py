@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 from uuid import UUID
 
-import threading
-from collections.abc import Callable
-
 import orjson
 
 from projections import rebuild, runner
-
 from scripts_es import commands as c
-from scripts_es.config import resolve_dsn
 from scripts_es import retention
+from scripts_es.config import resolve_dsn
 from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
-from scripts_es.errors import InvalidInput
+from scripts_es.errors import ConcurrencyConflict, InvalidInput
 from scripts_es.handlers import HANDLERS, UnitOfWork
 from scripts_es.reports import (
     ProjectionStatus,
@@ -34,6 +32,7 @@ from scripts_es.repositories import (
     check_uuid,
     system_clock,
 )
+from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import Database, Q, install_schema
 from scripts_es.store.errors import DuplicateKey
 from scripts_es.store.event_store import EventStore
@@ -70,8 +69,9 @@ class TenantSession:
             raise InvalidInput("command", f"no handler for {type(command).__name__}")
         s = self.session
         decided: list[Script | Execution] = []
+        cached: list[UUID] = []
 
-        def attempt(n: int) -> Result:
+        def attempt(n: int, use_cache: bool) -> Result:
             if n and decided:  # the previous attempt failed in doubt: did it commit?
                 written = decided[-1]
                 first = s.store.mapper.to_stored_event(written.pending_events[0])
@@ -85,13 +85,15 @@ class TenantSession:
                         replay = self._replay(conn, command.command_id)
                         if replay is not None:
                             return replay
-                    uow = UnitOfWork(conn, s, self.scripts, self.executions)
-                    result = handler(command, uow)
+                    uow = UnitOfWork(conn, s, self.scripts, self.executions, use_cache=use_cache)
+                    try:
+                        result = handler(command, uow)
+                    finally:
+                        cached.extend(uow.cached_ids)
                     if uow.written is not None:
                         decided.append(uow.written)
                     if command.command_id is not None:
                         self._record(conn, command, result)
-                    return result
             except DuplicateKey as error:
                 if error.constraint == "commands_pkey" and command.command_id is not None:
                     with s.db.tenant(s.tenant_id) as conn:
@@ -99,8 +101,19 @@ class TenantSession:
                     assert replay is not None
                     return replay
                 raise self.scripts._conflict(error, decided[-1]) from None
+            if isinstance(result, Script | Execution):
+                s.cache.put(result)
+            return result
 
-        return s.db.retrying(attempt)
+        try:
+            return s.db.retrying(lambda n: attempt(n, True))
+        except ConcurrencyConflict:
+            if not cached:
+                raise
+        # The decision was made on a cached state that turned out stale: decide again, fresh.
+        for aggregate_id in cached:
+            s.cache.evict(s.tenant_id, aggregate_id)
+        return s.db.retrying(lambda n: attempt(n, False))
 
     def _prune(self, command: c.PruneScriptHistory) -> Result:
         s = self.session
@@ -159,22 +172,32 @@ class TenantSession:
 class ScriptsModule:
     """The embeddable module. Open it once per process; take a tenant session per request."""
 
-    def __init__(self, db: Database, store: EventStore, *, clock: Clock, inline: bool) -> None:
+    def __init__(
+        self,
+        db: Database,
+        store: EventStore,
+        *,
+        clock: Clock,
+        inline: bool,
+        cache: AggregateCache | None = None,
+    ) -> None:
         self.db = db
         self.store = store
         self.clock = clock
         self.inline = inline
+        self.cache = cache or AggregateCache(0)
 
     @classmethod
     def open(
         cls,
         dsn: str | None = None,
         *,
-        snapshot_every: int = 100,
+        snapshot_every: int = 20,
         clock: Clock | None = None,
         inline_projections: bool = True,
         install: bool = True,
         pool_size: int = 8,
+        cache_size: int = 1024,
     ) -> ScriptsModule:
         """Connect (embedded PostgreSQL when no DSN is configured) and install the schema."""
         if snapshot_every < 0:
@@ -189,6 +212,7 @@ class ScriptsModule:
             EventStore(snapshot_every=snapshot_every),
             clock=clock or system_clock,
             inline=inline_projections,
+            cache=AggregateCache(cache_size),
         )
 
     def tenant(self, tenant_id: UUID, user_id: UUID) -> TenantSession:
@@ -200,12 +224,15 @@ class ScriptsModule:
             user_id=check_uuid("user_id", user_id),
             clock=self.clock,
             inline_projection=self.inline,
+            cache=self.cache,
         )
         return TenantSession(session)
 
     def with_clock(self, clock: Clock) -> ScriptsModule:
         """The same module (same pools) with another clock; tests use it to travel in time."""
-        return ScriptsModule(self.db, self.store, clock=clock, inline=self.inline)
+        return ScriptsModule(
+            self.db, self.store, clock=clock, inline=self.inline, cache=self.cache
+        )
 
     # -- maintenance (operators, the CLI) -------------------------------------------------------
 

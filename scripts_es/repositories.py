@@ -6,14 +6,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 from uuid import UUID
 
 from projections import finders
-from projections.rows import Rows
-from projections.writer import upsert
+from projections.rows import execution_params, script_params
 from scripts_es import retention
 from scripts_es.domain import (
     Execution,
@@ -42,6 +41,9 @@ from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 from scripts_es.store.database import Conn, Database, Q
 from scripts_es.store.errors import DuplicateKey
 from scripts_es.store.event_store import EventStore
+from scripts_es.store.sql import load
+
+W = load("scripts_es.store", "writes.sql")
 
 Clock = Callable[[], datetime]
 AggregateT = TypeVar("AggregateT", Script, Execution)
@@ -62,6 +64,7 @@ class Session:
     user_id: UUID
     clock: Clock = system_clock
     inline_projection: bool = True
+    cache: AggregateCache = field(default_factory=lambda: AggregateCache(0))
 
 
 def check_uuid(field: str, value: object) -> UUID:
@@ -94,22 +97,35 @@ class _Repository:
                     if extra:
                         extra(conn)
             except DuplicateKey as error:
+                self.s.cache.evict(self.s.tenant_id, aggregate.id)
                 raise self._conflict(error, aggregate) from None
-            return aggregate.without_pending()
+            saved = aggregate.without_pending()
+            self.s.cache.put(saved)
+            return saved
 
         return self.s.db.retrying(attempt)
 
     def write(self, conn: Conn, aggregate: Script | Execution) -> None:
-        """Everything one change writes, inside the caller's transaction."""
+        """Everything one change writes, as one statement inside the caller's transaction:
+        events, snapshot, route changes and (inline projection) the read-model rows."""
         events = aggregate.pending_events
-        self.s.store.append(conn, self.s.tenant_id, events, aggregate)
-        if isinstance(aggregate, Script) and aggregate.type is ScriptType.HTTP:
-            if any(isinstance(e, _ROUTE_EVENTS) for e in events):
-                route_changes(conn, self.s.tenant_id, aggregate)
-        if self.s.inline_projection:
-            rows = Rows()
-            rows.add(aggregate, events)
-            upsert(conn, rows)
+        params, _ = self.s.store.append_params(self.s.tenant_id, events, aggregate)
+        params["project"] = self.s.inline_projection
+        if isinstance(aggregate, Execution):
+            conn.execute(W["write_execution"], {**params, **execution_params(aggregate)})
+            return
+        route_changed = aggregate.type is ScriptType.HTTP and any(
+            isinstance(e, _ROUTE_EVENTS) for e in events
+        )
+        live_route = route_changed and not aggregate.is_deleted
+        metadata = aggregate.metadata
+        params.update(
+            script_params(aggregate, events),
+            route_changed=route_changed,
+            method=metadata.method if live_route and isinstance(metadata, HTTPMetadata) else None,
+            path=metadata.path if live_route and isinstance(metadata, HTTPMetadata) else None,
+        )
+        conn.execute(W["write_script"], params)
 
     def _conflict(self, error: DuplicateKey, aggregate: Script | Execution) -> Exception:
         if error.constraint == "script_routes_pkey" and isinstance(aggregate, Script):
@@ -136,22 +152,6 @@ class _Repository:
             raise InvalidInput("pending_events", "update needs a loaded aggregate; use create")
 
 
-def route_changes(conn: Conn, tenant_id: UUID, script: Script) -> None:
-    """Release the script's route, then claim its current one unless it was deleted."""
-    conn.execute(Q["release_route"], {"tenant_id": tenant_id, "script_id": script.id})
-    if not script.is_deleted:
-        assert isinstance(script.metadata, HTTPMetadata)
-        conn.execute(
-            Q["claim_route"],
-            {
-                "tenant_id": tenant_id,
-                "method": script.metadata.method,
-                "path": script.metadata.path,
-                "script_id": script.id,
-            },
-        )
-
-
 class ScriptRepository(_Repository):
     """Scripts of one tenant: writes through the event store, finds through the read model."""
 
@@ -169,11 +169,16 @@ class ScriptRepository(_Repository):
         """Delete a script: gone from every read; its executions stay readable by id."""
         self.update(self.find_by_id(script_id).delete(self.s.user_id, at=self.s.clock()))
 
-    def load(self, conn: Conn, script_id: UUID, *, upto: int | None = None) -> Script:
-        loaded = self.s.store.load(
-            conn, self.s.tenant_id, check_uuid("script_id", script_id), script_fold.fold, upto=upto
-        )
-        state = loaded.state
+    def load(self, conn: Conn, script_id: UUID, *, cached: bool = False) -> Script:
+        """The current state: from the command cache if `cached` and known, else the store."""
+        state = self.s.cache.get(self.s.tenant_id, script_id) if cached else None
+        if state is None:
+            loaded = self.s.store.load(
+                conn, self.s.tenant_id, check_uuid("script_id", script_id), script_fold.fold
+            )
+            state = loaded.state
+            if state is not None:
+                self.s.cache.put(state)
         if not isinstance(state, Script) or state.is_deleted:
             raise NotFound("script", script_id)
         return state
@@ -251,13 +256,19 @@ class ExecutionRepository(_Repository):
         self._check_tenant(execution, creating=False)
         return self._save(execution)
 
-    def load(self, conn: Conn, execution_id: UUID) -> Execution:
-        loaded = self.s.store.load(
-            conn, self.s.tenant_id, check_uuid("execution_id", execution_id), execution_fold.fold
-        )
-        if not isinstance(loaded.state, Execution):
+    def load(self, conn: Conn, execution_id: UUID, *, cached: bool = False) -> Execution:
+        """The current state: from the command cache if `cached` and known, else the store."""
+        state = self.s.cache.get(self.s.tenant_id, execution_id) if cached else None
+        if state is None:
+            loaded = self.s.store.load(
+                conn, self.s.tenant_id, check_uuid("execution_id", execution_id), execution_fold.fold
+            )
+            state = loaded.state
+            if state is not None:
+                self.s.cache.put(state)
+        if not isinstance(state, Execution):
             raise NotFound("execution", execution_id)
-        return loaded.state
+        return state
 
     def find_by_id(self, execution_id: UUID) -> Execution:
         """The execution's current state, folded from its stream."""

@@ -106,6 +106,29 @@ class EventStore:
             self.snapshot(conn, tenant_id, after)
         return stored
 
+    def append_params(
+        self, tenant_id: UUID, events: Sequence[DomainEvent], after: Aggregate
+    ) -> tuple[dict[str, Any], list[StoredEvent]]:
+        """Named parameters that append `events` (and maybe a snapshot) in a larger statement."""
+        stored = [self.mapper.to_stored_event(event) for event in events]
+        first = events[0].originator_version
+        every = self.snapshot_every
+        snap = None
+        if every and (first - 1) // every != after.version // every:
+            snap = self.mapper.to_snapshot(after.without_pending(), after.version)  # type: ignore[attr-defined]
+        params = {
+            "tenant_id": tenant_id,
+            "id": events[0].originator_id,
+            "versions": [s.originator_version for s in stored],
+            "topics": [s.topic for s in stored],
+            "states": [s.state for s in stored],
+            "occurred": [event.timestamp for event in events],
+            "snap_version": None if snap is None else snap.originator_version,
+            "snap_topic": None if snap is None else snap.topic,
+            "snap_state": None if snap is None else snap.state,
+        }
+        return params, stored
+
     def snapshot(self, conn: Conn, tenant_id: UUID, state: Aggregate) -> None:
         """Store `state` whole, so loads start from here instead of from version 1."""
         record = self.mapper.to_snapshot(state.without_pending(), state.version)  # type: ignore[attr-defined]

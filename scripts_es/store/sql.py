@@ -16,14 +16,28 @@ _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
 
 
 @cache
-def load(package: str, filename: str) -> dict[str, sql.SQL]:
-    """All named blocks of `filename` in `package`, as composable SQL."""
+def _blocks(package: str, filename: str) -> dict[str, str]:
     text = files(package).joinpath(filename).read_text(encoding="utf-8")
     parts = _HEADER.split(text)
-    blocks: dict[str, sql.SQL] = {}
-    for name, body in zip(parts[1::2], parts[2::2], strict=True):
-        blocks[name] = sql.SQL(body.strip().rstrip(";"))  # type: ignore[arg-type]
-    return blocks
+    return {
+        name: body.strip().rstrip(";")
+        for name, body in zip(parts[1::2], parts[2::2], strict=True)
+    }
+
+
+def load(package: str, filename: str) -> dict[str, str]:
+    """All named blocks of `filename` in `package`, as query text (psycopg caches its parsing)."""
+    return _blocks(package, filename)
+
+
+def load_templates(package: str, filename: str) -> dict[str, sql.SQL]:
+    """Blocks with `{name}` placeholders for identifiers, to `.format()` and then `render`."""
+    return {name: sql.SQL(body) for name, body in _blocks(package, filename).items()}  # type: ignore[arg-type]
+
+
+def render(query: sql.Composable) -> str:
+    """Composed SQL as text, once, so it is not re-rendered on every execution."""
+    return query.as_string(None)
 
 
 def schema_sql() -> str:
