@@ -70,7 +70,7 @@ def tags(values: object) -> tuple[str, ...]:
             raise InvalidInput("tags", f"each tag must be 1-{MAX_TAG} characters after stripping")
         if _CONTROL.search(tag):
             raise InvalidInput("tags", "tags must not contain control characters")
-        seen[raw] = None
+        seen.setdefault(tag, None)
     if len(seen) > MAX_TAGS:
         raise InvalidInput("tags", f"at most {MAX_TAGS} tags")
     return tuple(seen)
