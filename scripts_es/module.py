@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from types import TracebackType
 from typing import Any
 from uuid import UUID
@@ -25,6 +26,7 @@ from scripts_es.reports import (
     VerifyReport,
 )
 from scripts_es.repositories import (
+    AutoPrune,
     Clock,
     ExecutionRepository,
     ScriptRepository,
@@ -79,6 +81,7 @@ class TenantSession:
                     if s.store.was_committed(conn, s.tenant_id, first):
                         return written.without_pending()
             decided.clear()
+            s.staged.clear()
             try:
                 with s.db.tenant(s.tenant_id) as conn:
                     if command.command_id is not None:
@@ -94,6 +97,7 @@ class TenantSession:
                         decided.append(uow.written)
                     if command.command_id is not None:
                         self._record(conn, command, result)
+                s.committed(decided[-1] if decided else None)
             except DuplicateKey as error:
                 if error.constraint == "commands_pkey" and command.command_id is not None:
                     with s.db.tenant(s.tenant_id) as conn:
@@ -169,6 +173,16 @@ class TenantSession:
         )
 
 
+@dataclass(frozen=True)
+class Options:
+    """How a module behaves; every field has a sensible default (see ScriptsModule.open)."""
+
+    clock: Clock = system_clock
+    inline_projections: bool = True
+    projection_timeout: float = 10.0
+    auto_prune: AutoPrune | None = None
+
+
 class ScriptsModule:
     """The embeddable module. Open it once per process; take a tenant session per request."""
 
@@ -176,16 +190,17 @@ class ScriptsModule:
         self,
         db: Database,
         store: EventStore,
-        *,
-        clock: Clock,
-        inline: bool,
+        options: Options | None = None,
         cache: AggregateCache | None = None,
     ) -> None:
         self.db = db
         self.store = store
-        self.clock = clock
-        self.inline = inline
+        self.options = options or Options()
         self.cache = cache or AggregateCache(0)
+
+    @property
+    def clock(self) -> Clock:
+        return self.options.clock
 
     @classmethod
     def open(
@@ -198,22 +213,36 @@ class ScriptsModule:
         install: bool = True,
         pool_size: int = 8,
         cache_size: int = 1024,
+        projection_timeout: float = 10.0,
+        auto_prune: AutoPrune | None = None,
     ) -> ScriptsModule:
-        """Connect (embedded PostgreSQL when no DSN is configured) and install the schema."""
+        """Connect (embedded PostgreSQL when no DSN is configured) and install the schema.
+
+        snapshot_every: store a snapshot every N events of a stream (0 turns snapshots off).
+        inline_projections: update the read model in the write transaction (read-your-writes);
+            when False, `scripts-es projections run` must run and reads wait for it
+            (up to projection_timeout seconds).
+        cache_size: aggregates kept in memory for the command path (0 turns it off).
+        auto_prune: prune a script's history under a policy every N versions, after the write.
+        """
+        if isinstance(snapshot_every, bool) or not isinstance(snapshot_every, int):
+            raise InvalidInput("snapshot_every", "must be an integer")
         if snapshot_every < 0:
             raise InvalidInput("snapshot_every", "must be 0 (off) or a positive number of events")
+        if auto_prune is not None and not isinstance(auto_prune, AutoPrune):
+            raise InvalidInput("auto_prune", "must be an AutoPrune")
         resolved = resolve_dsn(dsn)
         if install:
             install_schema(resolved)
         db = Database(resolved, max_size=pool_size)
         db.open()
-        return cls(
-            db,
-            EventStore(snapshot_every=snapshot_every),
+        options = Options(
             clock=clock or system_clock,
-            inline=inline_projections,
-            cache=AggregateCache(cache_size),
+            inline_projections=inline_projections,
+            projection_timeout=projection_timeout,
+            auto_prune=auto_prune,
         )
+        return cls(db, EventStore(snapshot_every=snapshot_every), options, AggregateCache(cache_size))
 
     def tenant(self, tenant_id: UUID, user_id: UUID) -> TenantSession:
         """A session scoped to `tenant_id`, acting as `user_id`."""
@@ -222,17 +251,17 @@ class ScriptsModule:
             store=self.store,
             tenant_id=check_uuid("tenant_id", tenant_id),
             user_id=check_uuid("user_id", user_id),
-            clock=self.clock,
-            inline_projection=self.inline,
+            clock=self.options.clock,
+            inline_projection=self.options.inline_projections,
             cache=self.cache,
+            projection_timeout=self.options.projection_timeout,
+            auto_prune=self.options.auto_prune,
         )
         return TenantSession(session)
 
     def with_clock(self, clock: Clock) -> ScriptsModule:
         """The same module (same pools) with another clock; tests use it to travel in time."""
-        return ScriptsModule(
-            self.db, self.store, clock=clock, inline=self.inline, cache=self.cache
-        )
+        return ScriptsModule(self.db, self.store, replace(self.options, clock=clock), self.cache)
 
     # -- maintenance (operators, the CLI) -------------------------------------------------------
 

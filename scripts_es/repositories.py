@@ -8,7 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TypeVar
+import logging
+import time
+from typing import Any, TypeVar
 from uuid import UUID
 
 from projections import finders
@@ -35,6 +37,8 @@ from scripts_es.errors import (
     InvalidInput,
     NotFound,
     RouteConflict,
+    ScriptsError,
+    StorageUnavailable,
     VersionPruned,
 )
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
@@ -46,12 +50,30 @@ from scripts_es.store.sql import load
 W = load("scripts_es.store", "writes.sql")
 
 Clock = Callable[[], datetime]
+log = logging.getLogger("scripts_es")
 AggregateT = TypeVar("AggregateT", Script, Execution)
 _ROUTE_EVENTS = (ScriptCreated, ScriptMetadataChanged, ScriptDeleted)
 
 
 def system_clock() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class AutoPrune:
+    """Prune a script's history under `policy` each time its version reaches a multiple of
+    `every`, right after the write that got it there (so no host loop is needed)."""
+
+    policy: VersionRetentionPolicy
+    every: int = 100
+
+    def __post_init__(self) -> None:
+        retention.check_policy(self.policy)
+        if isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1:
+            raise InvalidInput("every", "must be a positive integer")
+
+    def due(self, before: int, after: int) -> bool:
+        return before // self.every != after // self.every
 
 
 @dataclass(frozen=True)
@@ -65,6 +87,48 @@ class Session:
     clock: Clock = system_clock
     inline_projection: bool = True
     cache: AggregateCache = field(default_factory=lambda: AggregateCache(0))
+    projection_timeout: float = 10.0
+    auto_prune: AutoPrune | None = None
+    written: list[tuple[int, int]] = field(default_factory=list)  # newest committed position
+    staged: list[tuple[int, int]] = field(default_factory=list)  # position of the open write
+
+    def wrote(self, position: tuple[int, int]) -> None:
+        """Remember the position of a write in the open transaction."""
+        self.staged[:] = [position]
+
+    def committed(self, written: Script | Execution | None) -> None:
+        """The open transaction committed: its writes are now ours to read back, and the
+        script may be due for automatic pruning."""
+        self.written[:] = [max([*self.staged, *self.written])] if self.staged else self.written
+        self.staged.clear()
+        if self.auto_prune is None or not isinstance(written, Script) or written.is_deleted:
+            return
+        before = written.pending_events[0].originator_version - 1
+        if self.auto_prune.due(before, written.version):
+            try:
+                retention.prune_script(
+                    ScriptRepository(self), written.id, self.auto_prune.policy, dry_run=False
+                )
+            except ScriptsError as error:  # the write stands; the next due write prunes again
+                log.warning("automatic prune of script %s failed: %s", written.id, error)
+
+    def await_projection(self) -> None:
+        """Read-your-writes without inline projection: wait until the runner passed our writes."""
+        if self.inline_projection or not self.written:
+            return
+        target = self.written[0]
+        deadline = time.monotonic() + self.projection_timeout
+        while True:
+            with self.db.tenant(self.tenant_id) as conn:
+                row = conn.execute(Q["projected_position"]).fetchone()
+            if row is not None and tuple(row) >= target:
+                return
+            if time.monotonic() > deadline:
+                raise StorageUnavailable(
+                    "the projection runner has not caught up with this session's writes within "
+                    f"{self.projection_timeout:g} s; is `scripts-es projections run` running?"
+                )
+            time.sleep(0.02)
 
 
 def check_uuid(field: str, value: object) -> UUID:
@@ -91,11 +155,13 @@ class _Repository:
                 with self.s.db.tenant(self.s.tenant_id) as conn:
                     if self.s.store.was_committed(conn, self.s.tenant_id, stored_first):
                         return aggregate.without_pending()
+            self.s.staged.clear()
             try:
                 with self.s.db.tenant(self.s.tenant_id) as conn:
                     self.write(conn, aggregate)
                     if extra:
                         extra(conn)
+                self.s.committed(aggregate)
             except DuplicateKey as error:
                 self.s.cache.evict(self.s.tenant_id, aggregate.id)
                 raise self._conflict(error, aggregate) from None
@@ -108,12 +174,21 @@ class _Repository:
     def write(self, conn: Conn, aggregate: Script | Execution) -> None:
         """Everything one change writes, as one statement inside the caller's transaction:
         events, snapshot, route changes and (inline projection) the read-model rows."""
-        events = aggregate.pending_events
-        params, _ = self.s.store.append_params(self.s.tenant_id, events, aggregate)
+        params, _ = self.s.store.append_params(
+            self.s.tenant_id, aggregate.pending_events, aggregate
+        )
         params["project"] = self.s.inline_projection
         if isinstance(aggregate, Execution):
-            conn.execute(W["write_execution"], {**params, **execution_params(aggregate)})
-            return
+            cursor = conn.execute(W["write_execution"], {**params, **execution_params(aggregate)})
+        else:
+            cursor = self._write_script(conn, aggregate, params)
+        if not self.s.inline_projection:
+            row = cursor.fetchone()
+            assert row is not None
+            self.s.wrote((row[0], row[1]))
+
+    def _write_script(self, conn: Conn, aggregate: Script, params: dict[str, Any]) -> Any:
+        events = aggregate.pending_events
         route_changed = aggregate.type is ScriptType.HTTP and any(
             isinstance(e, _ROUTE_EVENTS) for e in events
         )
@@ -125,7 +200,7 @@ class _Repository:
             method=metadata.method if live_route and isinstance(metadata, HTTPMetadata) else None,
             path=metadata.path if live_route and isinstance(metadata, HTTPMetadata) else None,
         )
-        conn.execute(W["write_script"], params)
+        return conn.execute(W["write_script"], params)
 
     def _conflict(self, error: DuplicateKey, aggregate: Script | Execution) -> Exception:
         if error.constraint == "script_routes_pkey" and isinstance(aggregate, Script):
@@ -190,16 +265,19 @@ class ScriptRepository(_Repository):
 
     def find(self, params: ScriptFindParams | None = None) -> list[Script]:
         """Scripts matching `params`, from the read model."""
+        self.s.await_projection()
         with self.s.db.tenant(self.s.tenant_id) as conn:
             return finders.find_scripts(conn, self.s.tenant_id, params or ScriptFindParams())
 
     def count(self, params: ScriptFindParams | None = None) -> int:
         """How many scripts match `params` (limit and offset ignored)."""
+        self.s.await_projection()
         with self.s.db.tenant(self.s.tenant_id) as conn:
             return finders.count_scripts(conn, self.s.tenant_id, params or ScriptFindParams())
 
     def get_version_history(self, script_id: UUID) -> list[VersionInfo]:
         """Every retained version, ascending: version, when, by whom, which change."""
+        self.s.await_projection()
         with self.s.db.tenant(self.s.tenant_id) as conn:
             self.load(conn, script_id)
             rows = conn.execute(
@@ -279,6 +357,7 @@ class ExecutionRepository(_Repository):
         self, script_id: UUID, params: ExecutionFindParams | None = None
     ) -> list[Execution]:
         """Executions of one script matching `params`, from the read model."""
+        self.s.await_projection()
         check_uuid("script_id", script_id)
         with self.s.db.tenant(self.s.tenant_id) as conn:
             return finders.find_executions(

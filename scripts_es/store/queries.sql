@@ -69,3 +69,7 @@ WHERE tenant_id = %(tenant_id)s AND command_id = %(command_id)s;
 SELECT version, updated_at, updated_by, change FROM scripts_es.script_versions
 WHERE tenant_id = %(tenant_id)s AND script_id = %(script_id)s
 ORDER BY version;
+
+-- name: projected_position
+SELECT last_txid::text::bigint, last_notification_id FROM scripts_es.projection_tracking
+WHERE name = 'read_model';

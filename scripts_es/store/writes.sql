@@ -10,6 +10,7 @@ WITH appended AS (
     SELECT %(tenant_id)s, %(id)s, v, t, s, o
     FROM unnest(%(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[],
                 %(occurred)s::timestamptz[]) AS e(v, t, s, o)
+    RETURNING txid, notification_id
 ), snapshot AS (
     INSERT INTO scripts_es.snapshots (tenant_id, originator_id, originator_version, topic, state)
     SELECT %(tenant_id)s, %(id)s, %(snap_version)s, %(snap_topic)s, %(snap_state)s
@@ -47,7 +48,8 @@ WITH appended AS (
     DELETE FROM scripts_es.scripts
     WHERE %(project)s AND %(deleted)s AND tenant_id = %(tenant_id)s AND id = %(id)s
 )
-SELECT 1;
+-- Where the change sits in the runner's order, for read-your-writes without inline projection.
+SELECT txid::text::bigint, notification_id FROM appended ORDER BY notification_id DESC LIMIT 1;
 
 -- name: write_execution
 WITH appended AS (
@@ -56,6 +58,7 @@ WITH appended AS (
     SELECT %(tenant_id)s, %(id)s, v, t, s, o
     FROM unnest(%(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[],
                 %(occurred)s::timestamptz[]) AS e(v, t, s, o)
+    RETURNING txid, notification_id
 ), snapshot AS (
     INSERT INTO scripts_es.snapshots (tenant_id, originator_id, originator_version, topic, state)
     SELECT %(tenant_id)s, %(id)s, %(snap_version)s, %(snap_topic)s, %(snap_state)s
@@ -74,4 +77,5 @@ WITH appended AS (
         version = excluded.version
     WHERE x.version < excluded.version
 )
-SELECT 1;
+-- Where the change sits in the runner's order, for read-your-writes without inline projection.
+SELECT txid::text::bigint, notification_id FROM appended ORDER BY notification_id DESC LIMIT 1;
