@@ -45,7 +45,7 @@ def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable
     params: list[Any] = [tenant_id]
 
     def add(clause: str, *values: Any) -> None:
-        clauses.append(sql.SQL(clause))  # type: ignore[arg-type]
+        clauses.append(sql.SQL(clause))
         params.extend(values)
 
     if p.type is not None:
@@ -113,7 +113,7 @@ def script_from_row(row: tuple[Any, ...]) -> Script:
         type=script_type,
         version=version,
         is_enabled=enabled,
-        metadata=METADATA_FOR_TYPE[script_type].model_construct(**metadata),
+        metadata=METADATA_FOR_TYPE[script_type].model_construct(**metadata),  # type: ignore[arg-type]
         tags=tuple(tags),
         created_at=row[10],
         updated_at=row[11],
@@ -136,7 +136,7 @@ def execution_filters(
         ("started_at < %s", p.started_before),
     ):
         if value is not None:
-            clauses.append(sql.SQL(clause))  # type: ignore[arg-type]
+            clauses.append(sql.SQL(clause))
             params.append(value)
     return sql.SQL(" AND ").join(clauses), params
 

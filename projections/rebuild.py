@@ -28,7 +28,7 @@ from scripts_es.domain.events import DomainEvent
 from scripts_es.reports import RebuildReport, TableDrift, VerifyReport
 from scripts_es.store.database import Database
 from scripts_es.store.event_store import EventStore
-from scripts_es.store.sql import load_templates
+from scripts_es.store.sql import load_templates, one
 
 Q = load_templates("projections", "rebuild.sql")
 Progress = Callable[[int, int], None]
@@ -52,9 +52,9 @@ def build_scratch(
     counts = {"events": 0, "streams": 0}
     params = {"tenant_id": tenant_id}
     with conn.transaction():
-        snapshot = conn.execute(Q["snapshot"]).fetchone()[0]
+        snapshot = one(conn.execute(Q["snapshot"]))[0]
         conn.execute(_q("create_scratch"))
-        total = conn.execute(Q["count_events"], params).fetchone()[0]
+        total = one(conn.execute(Q["count_events"], params))[0]
         seeds = {
             (t, i): store.mapper.from_snapshot(StoredEvent(i, v, topic, bytes(state)))
             for t, i, v, topic, state in conn.execute(Q["seeds"], params)
@@ -93,7 +93,9 @@ def _streams(
                 if current is not None:
                     yield seeds.get(current), events
                 current, events = key, []
-            events.append(store.mapper.to_domain_event(StoredEvent(stream_id, version, topic, bytes(state))))
+            events.append(
+                store.mapper.to_domain_event(StoredEvent(stream_id, version, topic, bytes(state)))
+            )
     if current is not None:
         yield seeds.get(current), events
 
@@ -125,7 +127,7 @@ def rebuild(
             conn.execute(_q("clear_live_scripts"), params)
             conn.execute(_q("fill_live"))
             sizes = [
-                conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)).fetchone()[0]
+                one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
                 for table in SCRATCH.ids().values()
             ]
             conn.execute(_q("drop_scratch"))
@@ -157,8 +159,8 @@ def verify(
             for name, scratch, live in zip(
                 LIVE.all(), SCRATCH.ids().values(), LIVE.ids().values(), strict=True
             ):
-                missing = conn.execute(Q["diff"].format(a=scratch, b=live), params).fetchone()[0]
-                extra = conn.execute(Q["diff"].format(a=live, b=scratch), params).fetchone()[0]
+                missing = one(conn.execute(Q["diff"].format(a=scratch, b=live), params))[0]
+                extra = one(conn.execute(Q["diff"].format(a=live, b=scratch), params))[0]
                 samples = []
                 if missing or extra:
                     for a, b, side in ((scratch, live, "missing"), (live, scratch, "extra")):

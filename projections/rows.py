@@ -56,12 +56,35 @@ def execution_row(execution: Execution) -> tuple[Any, ...]:
 
 
 SCRIPT_FIELDS = (
-    "tenant_id", "id", "name", "description", "content", "type", "is_enabled", "metadata", "tags",
-    "version", "created_at", "updated_at", "created_by", "updated_by",
+    "tenant_id",
+    "id",
+    "name",
+    "description",
+    "content",
+    "type",
+    "is_enabled",
+    "metadata",
+    "tags",
+    "version",
+    "created_at",
+    "updated_at",
+    "created_by",
+    "updated_by",
 )
 EXECUTION_FIELDS = (
-    "tenant_id", "id", "script_id", "script_version", "status", "result", "started_at",
-    "completed_at", "duration", "trigger_type", "triggered_by", "input", "version",
+    "tenant_id",
+    "id",
+    "script_id",
+    "script_version",
+    "status",
+    "result",
+    "started_at",
+    "completed_at",
+    "duration",
+    "trigger_type",
+    "triggered_by",
+    "input",
+    "version",
 )
 
 

@@ -26,5 +26,6 @@ def fold_stream(seed: Any, events: Sequence[DomainEvent]) -> Any:
     """Fold `events` onto `seed` (a snapshot state, or None for a stream from version 1)."""
     if not events:
         return seed
-    fold = script.fold if isinstance(events[0], ScriptEvent) else execution.fold
-    return fold(events, seed)
+    if isinstance(events[0], ScriptEvent):
+        return script.fold(events, seed)  # type: ignore[arg-type]
+    return execution.fold(events, seed)  # type: ignore[arg-type]

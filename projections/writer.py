@@ -29,10 +29,11 @@ def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
             cur.executemany(q["upsert_script"], rows.scripts)
         for (tenant_id, script_id), versions in rows.versions.items():
             if versions:
-                cur.execute(
-                    q["insert_versions"], (tenant_id, script_id, *map(list, zip(*versions)))
-                )
+                columns = [list(column) for column in zip(*versions, strict=True)]
+                cur.execute(q["insert_versions"], (tenant_id, script_id, *columns))
         if rows.deleted_scripts:
+            # Live tables cascade from scripts; scratch tables have no foreign keys.
+            cur.executemany(q["delete_script_versions"], rows.deleted_scripts)
             cur.executemany(q["delete_script"], rows.deleted_scripts)
         if rows.executions:
             cur.executemany(q["upsert_execution"], rows.executions)

@@ -242,7 +242,9 @@ class ScriptsModule:
             projection_timeout=projection_timeout,
             auto_prune=auto_prune,
         )
-        return cls(db, EventStore(snapshot_every=snapshot_every), options, AggregateCache(cache_size))
+        return cls(
+            db, EventStore(snapshot_every=snapshot_every), options, AggregateCache(cache_size)
+        )
 
     def tenant(self, tenant_id: UUID, user_id: UUID) -> TenantSession:
         """A session scoped to `tenant_id`, acting as `user_id`."""

@@ -38,7 +38,7 @@ class ScriptFindParams(Value):
     @classmethod
     def _tags(cls, value: object) -> object:
         # Tags are stored normalised, so normalise the filter the same way.
-        return None if value is None else v.tags(value)  # type: ignore[arg-type]
+        return None if value is None else v.tags(value)
 
     @field_validator("search")
     @classmethod

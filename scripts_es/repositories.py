@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-import logging
-import time
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -42,6 +42,7 @@ from scripts_es.errors import (
     VersionPruned,
 )
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
+from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import Conn, Database, Q
 from scripts_es.store.errors import DuplicateKey
 from scripts_es.store.event_store import EventStore
@@ -310,7 +311,6 @@ class ScriptRepository(_Repository):
         assert isinstance(state, Script)
         return state
 
-
     def prune_version_history(
         self, script_id: UUID, policy: VersionRetentionPolicy, *, dry_run: bool = False
     ) -> PruneResult:
@@ -338,9 +338,8 @@ class ExecutionRepository(_Repository):
         """The current state: from the command cache if `cached` and known, else the store."""
         state = self.s.cache.get(self.s.tenant_id, execution_id) if cached else None
         if state is None:
-            loaded = self.s.store.load(
-                conn, self.s.tenant_id, check_uuid("execution_id", execution_id), execution_fold.fold
-            )
+            stream_id = check_uuid("execution_id", execution_id)
+            loaded = self.s.store.load(conn, self.s.tenant_id, stream_id, execution_fold.fold)
             state = loaded.state
             if state is not None:
                 self.s.cache.put(state)

@@ -19,7 +19,7 @@ from scripts_es.domain import PruneResult, VersionRetentionPolicy
 from scripts_es.domain import script as script_fold
 from scripts_es.errors import ConcurrencyConflict, InvalidInput
 from scripts_es.reports import PruneSummary
-from scripts_es.store.sql import load
+from scripts_es.store.sql import load, one
 
 if TYPE_CHECKING:
     from scripts_es.module import ScriptsModule
@@ -66,7 +66,7 @@ def prune_script(
             raise ConcurrencyConflict(script_id, expected_version)
         stamps = dict(conn.execute(Q["stored_versions"], key).fetchall())
         horizon = policy.horizon(stamps, current.version, s.clock())
-        removed, size = conn.execute(Q["doomed_size"], {**key, "horizon": horizon}).fetchone()
+        removed, size = one(conn.execute(Q["doomed_size"], {**key, "horizon": horizon}))
         result = PruneResult(script_id=script_id, horizon=horizon, removed=removed)
         if dry_run:
             return Pruned(result, size)
@@ -115,7 +115,7 @@ def prune_executions(
         if not ids:
             return 0, 0
         params = {"tenant_id": s.tenant_id, "ids": ids}
-        _, size = conn.execute(Q["execution_size"], params).fetchone()
+        _, size = one(conn.execute(Q["execution_size"], params))
         if not dry_run:
             for name in ("delete_execution_streams", "delete_execution_snapshots"):
                 conn.execute(Q[name], params)
@@ -161,8 +161,7 @@ def prune_all_executions(
     """Operator prune of old terminal executions across tenants (one transaction per tenant)."""
     with module.db.maintenance() as conn:
         tenants = [
-            row[0]
-            for row in conn.execute(Q["tenants_with_executions"], {"tenant_id": tenant_id})
+            row[0] for row in conn.execute(Q["tenants_with_executions"], {"tenant_id": tenant_id})
         ]
     removed = freed = 0
     for tenant in tenants:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,7 +24,7 @@ from scripts_es.domain.events import (
 from scripts_es.domain.values import ScriptMetadata, ScriptType, metadata_for
 from scripts_es.errors import InvalidInput, InvalidTransition, NotFound
 
-E = TypeVar("E", bound=ScriptEvent)
+EventT = TypeVar("EventT", bound=ScriptEvent)
 
 
 def user_id(field: str, value: object) -> UUID:
@@ -112,7 +113,9 @@ class Script(BaseModel):
             new_version=self.version + 1,
         )
 
-    def change_metadata(self, metadata: Any, by_user: UUID, *, at: datetime | None = None) -> Script:
+    def change_metadata(
+        self, metadata: Any, by_user: UUID, *, at: datetime | None = None
+    ) -> Script:
         """Replace the type-specific metadata (it must match the script's type)."""
         self._check_live()
         new = metadata_for(self.type, metadata)
@@ -173,7 +176,9 @@ class Script(BaseModel):
         if self.is_deleted:
             raise NotFound("script", self.id)
 
-    def _record(self, cls: type[E], by_user: UUID, at: datetime | None, **fields: Any) -> Script:
+    def _record(
+        self, cls: builtins.type[EventT], by_user: UUID, at: datetime | None, **fields: Any
+    ) -> Script:
         event = cls(
             originator_id=self.id,
             originator_version=self.version + 1,

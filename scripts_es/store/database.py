@@ -36,7 +36,7 @@ def _json_dumps(obj: Any) -> str:
 def install_schema(dsn: str) -> None:
     """Apply schema.sql in one transaction (idempotent; serialised by an advisory lock)."""
     with translated(), psycopg.connect(dsn, autocommit=False) as conn:
-        conn.execute(schema_sql().encode())  # type: ignore[arg-type]
+        conn.execute(schema_sql().encode())
         conn.commit()
 
 

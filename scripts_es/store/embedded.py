@@ -17,8 +17,9 @@ def embedded_dsn(data_dir: Path) -> str:
 
     The server keeps running while any process uses it and stops when the last one exits.
     """
-    import pgserver  # heavy import, only when the embedded server is really wanted
+    # A heavy import, only when the embedded server is really wanted.
+    from pgserver import get_server  # type: ignore[attr-defined]
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    server = get_server(data_dir, cleanup_mode="stop")
     return str(server.get_uri())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib.resources import files
+from typing import Any
 
 from psycopg import sql
 
@@ -20,8 +21,7 @@ def _blocks(package: str, filename: str) -> dict[str, str]:
     text = files(package).joinpath(filename).read_text(encoding="utf-8")
     parts = _HEADER.split(text)
     return {
-        name: body.strip().rstrip(";")
-        for name, body in zip(parts[1::2], parts[2::2], strict=True)
+        name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)
     }
 
 
@@ -32,7 +32,15 @@ def load(package: str, filename: str) -> dict[str, str]:
 
 def load_templates(package: str, filename: str) -> dict[str, sql.SQL]:
     """Blocks with `{name}` placeholders for identifiers, to `.format()` and then `render`."""
-    return {name: sql.SQL(body) for name, body in _blocks(package, filename).items()}  # type: ignore[arg-type]
+    return {name: sql.SQL(body) for name, body in _blocks(package, filename).items()}
+
+
+def one(cursor: Any) -> Any:
+    """The single row a query must return (aggregates, RETURNING)."""
+    row = cursor.fetchone()
+    if row is None:
+        raise AssertionError("query returned no row")
+    return row
 
 
 def render(query: sql.Composable) -> str:
