@@ -12,12 +12,15 @@ CREATE SCHEMA IF NOT EXISTS scripts_es;
 -- cross-tenant prune) through policies of its own. The login role switches with SET ROLE.
 DO $$
 BEGIN
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scripts_es_app') THEN
+    -- Roles are cluster-wide: another database may create them at the same moment.
+    BEGIN
         CREATE ROLE scripts_es_app NOLOGIN NOBYPASSRLS;
-    END IF;
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'scripts_es_maint') THEN
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+    BEGIN
         CREATE ROLE scripts_es_maint NOLOGIN NOBYPASSRLS;
-    END IF;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
     IF NOT pg_has_role(current_user, 'scripts_es_app', 'MEMBER') THEN
         EXECUTE format('GRANT scripts_es_app TO %I', current_user);
     END IF;
