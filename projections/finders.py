@@ -5,10 +5,11 @@ The WHERE and ORDER BY clauses are assembled from fixed SQL fragments; every val
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from psycopg import sql
+from pydantic import BaseModel
 
 from projections.tables import LIVE
 from scripts_es.domain import Execution, Script
@@ -100,27 +101,51 @@ def count_scripts(conn: Any, tenant_id: UUID, p: ScriptFindParams) -> int:
     return int(row[0])
 
 
+M = TypeVar("M", bound=BaseModel)
+_FIELDS: dict[type[BaseModel], set[str]] = {}
+
+
+def trusted(cls: type[M], values: dict[str, Any]) -> M:
+    """Build a model from values our own projection validated on the way in, skipping
+    validation (what `model_construct` does, without its per-field default handling)."""
+    fields = _FIELDS.get(cls)
+    if fields is None:
+        fields = _FIELDS[cls] = set(cls.model_fields)
+    obj = cls.__new__(cls)
+    object.__setattr__(obj, "__dict__", values)
+    object.__setattr__(obj, "__pydantic_fields_set__", fields)
+    object.__setattr__(obj, "__pydantic_extra__", None)
+    object.__setattr__(obj, "__pydantic_private__", None)
+    return obj
+
+
+_TYPES = {t.value: t for t in ScriptType}
+
+
 def script_from_row(row: tuple[Any, ...]) -> Script:
-    """Rows come from our own projection, already validated: construct without re-validating."""
-    (id_, tenant_id, name, description, content, type_, enabled, metadata, tags, version) = row[:10]
-    script_type = ScriptType(type_)
-    return Script.model_construct(
-        id=id_,
-        tenant_id=tenant_id,
-        name=name,
-        description=description,
-        content=content,
-        type=script_type,
-        version=version,
-        is_enabled=enabled,
-        metadata=METADATA_FOR_TYPE[script_type].model_construct(**metadata),  # type: ignore[arg-type]
-        tags=tuple(tags),
-        created_at=row[10],
-        updated_at=row[11],
-        created_by=row[12],
-        updated_by=row[13],
-        is_deleted=False,
-        pending_events=(),
+    """A Script from a scripts row (columns in SCRIPT_COLUMNS order)."""
+    script_type = _TYPES[row[5]]
+    metadata = trusted(METADATA_FOR_TYPE[script_type], row[7])
+    return trusted(
+        Script,
+        {
+            "id": row[0],
+            "tenant_id": row[1],
+            "name": row[2],
+            "description": row[3],
+            "content": row[4],
+            "type": script_type,
+            "version": row[9],
+            "is_enabled": row[6],
+            "metadata": metadata,
+            "tags": tuple(row[8]),
+            "created_at": row[10],
+            "updated_at": row[11],
+            "created_by": row[12],
+            "updated_by": row[13],
+            "is_deleted": False,
+            "pending_events": (),
+        },
     )
 
 
@@ -158,28 +183,36 @@ def find_executions(
     return [execution_from_row(row) for row in conn.execute(query, params).fetchall()]
 
 
+_STATUSES = {s.value: s for s in ExecutionStatus}
+_TRIGGERS = {t.value: t for t in TriggerType}
+
+
 def execution_from_row(row: tuple[Any, ...]) -> Execution:
+    """An Execution from an executions row (columns in EXECUTION_COLUMNS order)."""
     result = row[5]
-    return Execution.model_construct(
-        id=row[0],
-        script_id=row[1],
-        tenant_id=row[2],
-        script_version=row[3],
-        status=ExecutionStatus(row[4]),
-        result=None if result is None else _result(result),
-        started_at=row[6],
-        completed_at=row[7],
-        duration=row[8],
-        trigger=ExecutionTrigger.model_construct(type=TriggerType(row[9]), triggered_by=row[10]),
-        input=row[11],
-        version=row[12],
-        pending_events=(),
+    trigger = trusted(ExecutionTrigger, {"type": _TRIGGERS[row[9]], "triggered_by": row[10]})
+    return trusted(
+        Execution,
+        {
+            "id": row[0],
+            "script_id": row[1],
+            "tenant_id": row[2],
+            "script_version": row[3],
+            "status": _STATUSES[row[4]],
+            "result": None if result is None else _result(result),
+            "started_at": row[6],
+            "completed_at": row[7],
+            "duration": row[8],
+            "trigger": trigger,
+            "input": row[11],
+            "version": row[12],
+            "pending_events": (),
+        },
     )
 
 
 def _result(data: dict[str, Any]) -> ExecutionResult:
-    return ExecutionResult.model_construct(
-        output=data["output"],
-        error=data["error"],
-        logs=tuple(LogEntry.model_validate(entry) for entry in data["logs"]),
+    logs = tuple(LogEntry.model_validate(entry) for entry in data["logs"])
+    return trusted(
+        ExecutionResult, {"output": data["output"], "error": data["error"], "logs": logs}
     )
