@@ -22,7 +22,7 @@ from projections.writer import upsert
 from scripts_es.reports import ProjectionStatus, RunReport
 from scripts_es.store.database import Database
 from scripts_es.store.event_store import EventStore
-from scripts_es.store.sql import load
+from scripts_es.store.sql import load, one
 
 NAME = "read_model"
 Q = load("projections", "runner.sql")
@@ -77,6 +77,11 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
         upsert(conn, rows, tables)
 
 
+def _held_back(db: Database) -> bool:
+    with db.maintenance() as conn:
+        return bool(one(conn.execute(Q["held_back"], {"name": NAME}))[0])
+
+
 def run(
     db: Database,
     store: EventStore,
@@ -86,19 +91,31 @@ def run(
     poll_interval: float = 0.5,
     stop: threading.Event | None = None,
     progress: Callable[[int], None] | None = None,
+    settle: float = 5.0,
 ) -> RunReport:
-    """Follow the event store until `stop` is set (or, with `once`, until caught up)."""
+    """Follow the event store until `stop` is set (or, with `once`, until caught up).
+
+    The horizon is the oldest transaction in flight anywhere on the server, so a long write
+    transaction (even in another database) holds newer events back; they are never skipped.
+    With `once`, such held-back events are waited for up to `settle` seconds.
+    """
     total = batches = 0
+    settle_until: float | None = None
     while stop is None or not stop.is_set():
         done = run_batch(db, store, batch_size)
         if done:
             total += done
             batches += 1
+            settle_until = None
             if progress:
                 progress(done)
             continue
         if once:
-            break
+            if not _held_back(db):
+                break
+            settle_until = settle_until or time.monotonic() + settle
+            if time.monotonic() > settle_until:
+                break
         if stop is not None:
             stop.wait(poll_interval)
         else:

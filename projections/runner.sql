@@ -32,3 +32,12 @@ ORDER BY t.name;
 
 -- name: lag_untracked
 SELECT count(*) FROM scripts_es.events;
+
+-- name: held_back
+-- Committed events after the position that the in-flight horizon still holds back.
+SELECT EXISTS (
+    SELECT FROM scripts_es.events
+    WHERE (txid, notification_id) > (
+        SELECT last_txid, last_notification_id FROM scripts_es.projection_tracking
+        WHERE name = %(name)s)
+);
