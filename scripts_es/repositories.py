@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,7 +92,15 @@ class Session:
     projection_timeout: float = 10.0
     auto_prune: AutoPrune | None = None
     written: list[tuple[int, int]] = field(default_factory=list)  # newest committed position
-    staged: list[tuple[int, int]] = field(default_factory=list)  # position of the open write
+    # Position of the write in this thread's open transaction (sessions may be shared).
+    _open: threading.local = field(default_factory=threading.local)
+
+    @property
+    def staged(self) -> list[tuple[int, int]]:
+        if not hasattr(self._open, "staged"):
+            self._open.staged = []
+        staged: list[tuple[int, int]] = self._open.staged
+        return staged
 
     def wrote(self, position: tuple[int, int]) -> None:
         """Remember the position of a write in the open transaction."""
