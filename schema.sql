@@ -88,7 +88,10 @@ CREATE TABLE IF NOT EXISTS scripts_es.script_routes (
     script_id uuid NOT NULL,
     PRIMARY KEY (tenant_id, method, path)
 );
-CREATE UNIQUE INDEX IF NOT EXISTS script_routes_script_idx
+-- Not unique: a route change deletes the old row and inserts the new one in one statement,
+-- where a unique index would still see the row being deleted.
+DROP INDEX IF EXISTS scripts_es.script_routes_script_idx;
+CREATE INDEX IF NOT EXISTS script_routes_script_id_idx
     ON scripts_es.script_routes (tenant_id, script_id);
 
 -- Audit of every prune of a script's history.
@@ -165,7 +168,7 @@ CREATE TABLE IF NOT EXISTS scripts_es.executions (
     duration       interval    NOT NULL,
     trigger_type   text        NOT NULL,
     triggered_by   uuid,
-    input          jsonb       NOT NULL,
+    input          json        NOT NULL,  -- json, not jsonb: numbers read back exactly as written
     version        bigint      NOT NULL,
     PRIMARY KEY (tenant_id, id)
 );
@@ -182,6 +185,13 @@ CREATE INDEX IF NOT EXISTS executions_trigger_idx
 -- Retention scans terminal executions by age.
 CREATE INDEX IF NOT EXISTS executions_retention_idx
     ON scripts_es.executions (tenant_id, completed_at) WHERE completed_at IS NOT NULL;
+
+-- Which schema.sql was applied last (its digest), so opening the module skips re-applying it.
+CREATE TABLE IF NOT EXISTS scripts_es.schema_meta (
+    id           int         PRIMARY KEY CHECK (id = 1),
+    digest       text        NOT NULL,
+    installed_at timestamptz NOT NULL
+);
 
 -- Positions of the out-of-process projection runner (not tenant data).
 CREATE TABLE IF NOT EXISTS scripts_es.projection_tracking (

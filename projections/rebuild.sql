@@ -72,12 +72,18 @@ INSERT INTO {live_script_versions} SELECT * FROM {script_versions};
 INSERT INTO {live_executions} SELECT * FROM {executions};
 
 -- name: diff
-SELECT count(*) FROM (SELECT * FROM {a} WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
-                      EXCEPT ALL
-                      SELECT * FROM {b} WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)) d;
+-- Rows compared as jsonb documents (json columns have no equality operator).
+SELECT count(*) FROM (
+    SELECT to_jsonb(a) FROM {a} a WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
+    EXCEPT ALL
+    SELECT to_jsonb(b) FROM {b} b WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
+) d;
 
 -- name: diff_sample
-SELECT to_jsonb(d) FROM (SELECT * FROM {a} WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
-                         EXCEPT ALL
-                         SELECT * FROM {b} WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)) d
+SELECT row FROM (
+    SELECT to_jsonb(a) AS row FROM {a} a
+    WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
+    EXCEPT ALL
+    SELECT to_jsonb(b) FROM {b} b WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
+) d
 LIMIT 5;

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Json, Jsonb
 
 from scripts_es.domain import Execution, Script
 from scripts_es.domain.events import DomainEvent, ScriptEvent
@@ -50,7 +50,7 @@ def execution_row(execution: Execution) -> tuple[Any, ...]:
         execution.duration,
         execution.trigger.type.value,
         execution.trigger.triggered_by,
-        Jsonb(execution.input),
+        Json(execution.input),
         execution.version,
     )
 

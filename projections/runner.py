@@ -115,7 +115,7 @@ def run(
                 break
             settle_until = settle_until or time.monotonic() + settle
             if time.monotonic() > settle_until:
-                break
+                return RunReport(events=total, batches=batches, held_back=True)
         if stop is not None:
             stop.wait(poll_interval)
         else:

@@ -34,8 +34,8 @@ class UnitOfWork:
         """Write the aggregate's pending events in this transaction."""
         if aggregate.pending_events:
             repo = self.scripts if isinstance(aggregate, Script) else self.executions
+            self.written = aggregate  # before writing: a conflict reports on it
             repo.write(self.conn, aggregate)
-            self.written = aggregate
         return aggregate.without_pending()
 
     @property

@@ -93,17 +93,21 @@ class TenantSession:
                         result = handler(command, uow)
                     finally:
                         cached.extend(uow.cached_ids)
-                    if uow.written is not None:
-                        decided.append(uow.written)
+                        if uow.written is not None:
+                            decided.append(uow.written)
                     if command.command_id is not None:
                         self._record(conn, command, result)
                 s.committed(decided[-1] if decided else None)
             except DuplicateKey as error:
-                if error.constraint == "commands_pkey" and command.command_id is not None:
+                if command.command_id is not None:
+                    # A concurrent handling of the same command may have won (its write made
+                    # ours collide on the command log, a route or the stream): same result.
                     with s.db.tenant(s.tenant_id) as conn:
                         replay = self._replay(conn, command.command_id)
-                    assert replay is not None
-                    return replay
+                    if replay is not None:
+                        return replay
+                if not decided:
+                    raise
                 raise self.scripts._conflict(error, decided[-1]) from None
             if isinstance(result, Script | Execution):
                 s.cache.put(result)

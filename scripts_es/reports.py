@@ -28,6 +28,7 @@ class ProjectionStatus(Report):
 class RunReport(Report):
     events: int
     batches: int
+    held_back: bool = False  # stopped while an in-flight transaction still held events back
 
 
 @dataclass(frozen=True)

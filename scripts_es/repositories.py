@@ -36,6 +36,7 @@ from scripts_es.domain.values import HTTPMetadata, ScriptType
 from scripts_es.errors import (
     ConcurrencyConflict,
     InvalidInput,
+    InvalidTransition,
     NotFound,
     RouteConflict,
     ScriptsError,
@@ -147,6 +148,18 @@ def check_uuid(field: str, value: object) -> UUID:
     return value
 
 
+P = TypeVar("P", ScriptFindParams, ExecutionFindParams)
+T = TypeVar("T")
+
+
+def check_params(params: object, cls: type[P]) -> P:
+    if params is None:
+        return cls()
+    if not isinstance(params, cls):
+        raise InvalidInput("params", f"must be a {cls.__name__}")
+    return params
+
+
 class _Repository:
     def __init__(self, session: Session) -> None:
         self.s = session
@@ -224,7 +237,18 @@ class _Repository:
             return ConcurrencyConflict(aggregate.id, first - 1)
         return error
 
+    def _read(self, work: Callable[[Conn], T]) -> T:
+        """A read in one tenant transaction, retried after a transient failure."""
+        return self.s.db.retrying(lambda _: self._once(work))
+
+    def _once(self, work: Callable[[Conn], T]) -> T:
+        with self.s.db.tenant(self.s.tenant_id) as conn:
+            return work(conn)
+
     def _check_tenant(self, aggregate: Script | Execution, *, creating: bool) -> None:
+        expected = Script if isinstance(self, ScriptRepository) else Execution
+        if not isinstance(aggregate, expected):
+            raise InvalidInput(expected.__name__.lower(), f"must be a {expected.__name__}")
         if aggregate.tenant_id != self.s.tenant_id:
             kind = "script" if isinstance(aggregate, Script) else "execution"
             if creating:
@@ -270,29 +294,31 @@ class ScriptRepository(_Repository):
 
     def find_by_id(self, script_id: UUID) -> Script:
         """The script's current state, folded from its stream."""
-        with self.s.db.tenant(self.s.tenant_id) as conn:
-            return self.load(conn, script_id)
+        return self._read(lambda conn: self.load(conn, script_id))
 
     def find(self, params: ScriptFindParams | None = None) -> list[Script]:
         """Scripts matching `params`, from the read model."""
+        p = check_params(params, ScriptFindParams)
         self.s.await_projection()
-        with self.s.db.tenant(self.s.tenant_id) as conn:
-            return finders.find_scripts(conn, self.s.tenant_id, params or ScriptFindParams())
+        return self._read(lambda conn: finders.find_scripts(conn, self.s.tenant_id, p))
 
     def count(self, params: ScriptFindParams | None = None) -> int:
         """How many scripts match `params` (limit and offset ignored)."""
+        p = check_params(params, ScriptFindParams)
         self.s.await_projection()
-        with self.s.db.tenant(self.s.tenant_id) as conn:
-            return finders.count_scripts(conn, self.s.tenant_id, params or ScriptFindParams())
+        return self._read(lambda conn: finders.count_scripts(conn, self.s.tenant_id, p))
 
     def get_version_history(self, script_id: UUID) -> list[VersionInfo]:
         """Every retained version, ascending: version, when, by whom, which change."""
         self.s.await_projection()
-        with self.s.db.tenant(self.s.tenant_id) as conn:
+
+        def history(conn: Conn) -> list[Any]:
             self.load(conn, script_id)
-            rows = conn.execute(
+            return conn.execute(
                 Q["version_history"], {"tenant_id": self.s.tenant_id, "script_id": script_id}
             ).fetchall()
+
+        rows = self._read(history)
         return [
             VersionInfo(version=v, updated_at=at, updated_by=by, change=change)
             for v, at, by, change in rows
@@ -303,7 +329,8 @@ class ScriptRepository(_Repository):
         script_id = check_uuid("script_id", script_id)
         if not isinstance(version, int) or isinstance(version, bool) or version < 1:
             raise InvalidInput("version", "must be a positive integer")
-        with self.s.db.tenant(self.s.tenant_id) as conn:
+
+        def travel(conn: Conn) -> Script:
             current = self.s.store.load(conn, self.s.tenant_id, script_id, script_fold.fold)
             if not isinstance(current.state, Script) or current.state.is_deleted:
                 raise NotFound("script", script_id)
@@ -315,10 +342,11 @@ class ScriptRepository(_Repository):
             state = self.s.store.load(
                 conn, self.s.tenant_id, script_id, script_fold.fold, upto=version
             ).state
-        if state is None or state.version != version:  # never answer with an older state
-            raise VersionPruned(script_id, version, horizon)
-        assert isinstance(state, Script)
-        return state
+            if not isinstance(state, Script) or state.version != version:
+                raise VersionPruned(script_id, version, horizon)  # never an older state
+            return state
+
+        return self._read(travel)
 
     def prune_version_history(
         self, script_id: UUID, policy: VersionRetentionPolicy, *, dry_run: bool = False
@@ -333,9 +361,9 @@ class ExecutionRepository(_Repository):
     def create(self, execution: Execution) -> Execution:
         """Store a new execution; its script must exist, live, in this tenant."""
         self._check_tenant(execution, creating=True)
-        scripts = ScriptRepository(self.s)
-        with self.s.db.tenant(self.s.tenant_id) as conn:
-            scripts.load(conn, execution.script_id)
+        script = self._read(lambda conn: ScriptRepository(self.s).load(conn, execution.script_id))
+        if not script.is_enabled:
+            raise InvalidTransition(f"script {script.id} is disabled and cannot run")
         return self._save(execution)
 
     def update(self, execution: Execution) -> Execution:
@@ -358,19 +386,18 @@ class ExecutionRepository(_Repository):
 
     def find_by_id(self, execution_id: UUID) -> Execution:
         """The execution's current state, folded from its stream."""
-        with self.s.db.tenant(self.s.tenant_id) as conn:
-            return self.load(conn, execution_id)
+        return self._read(lambda conn: self.load(conn, execution_id))
 
     def find_for_script(
         self, script_id: UUID, params: ExecutionFindParams | None = None
     ) -> list[Execution]:
         """Executions of one script matching `params`, from the read model."""
-        self.s.await_projection()
         check_uuid("script_id", script_id)
-        with self.s.db.tenant(self.s.tenant_id) as conn:
-            return finders.find_executions(
-                conn, self.s.tenant_id, script_id, params or ExecutionFindParams()
-            )
+        p = check_params(params, ExecutionFindParams)
+        self.s.await_projection()
+        return self._read(
+            lambda conn: finders.find_executions(conn, self.s.tenant_id, script_id, p)
+        )
 
     def prune(self, older_than_days: int, keep_last_per_script: int = 0) -> int:
         """Remove terminal executions older than that (keeping each script's newest N)."""

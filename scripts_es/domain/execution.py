@@ -179,6 +179,8 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
     if state is None:
         if not isinstance(event, ExecutionQueued | ExecutionStarted):
             raise InvalidTransition(f"execution {event.originator_id} was never started")
+        if event.originator_version != 1:  # a stream missing its first event, not a new one
+            raise InvalidTransition(f"execution {event.originator_id} has no first event")
         running = isinstance(event, ExecutionStarted)
         return Execution(
             id=event.originator_id,

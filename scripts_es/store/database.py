@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -11,11 +13,12 @@ from uuid import UUID
 import orjson
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
-from scripts_es.errors import StorageUnavailable
+from scripts_es.errors import StorageError, StorageUnavailable
 from scripts_es.store.errors import translated
 from scripts_es.store.sql import load, schema_sql
 
@@ -29,15 +32,52 @@ BEGIN = sql.SQL("BEGIN")
 COMMIT = sql.SQL("COMMIT")
 
 
+class _QuietAbortedPipelines(logging.Filter):
+    """psycopg logs every pipeline aborted by an expected conflict; those are ours to report."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pipeline aborted" not in record.getMessage()
+
+
+logging.getLogger("psycopg").addFilter(_QuietAbortedPipelines())
+
+
 def _json_dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-def install_schema(dsn: str) -> None:
-    """Apply schema.sql in one transaction (idempotent; serialised by an advisory lock)."""
-    with translated(), psycopg.connect(dsn, autocommit=False) as conn:
-        conn.execute(schema_sql().encode())
+def with_timeout(dsn: str, seconds: int = 10) -> str:
+    """The DSN with a connect timeout unless it sets one: a silent host fails in seconds."""
+    if "connect_timeout" in conninfo_to_dict(dsn):
+        return dsn
+    return make_conninfo(dsn, connect_timeout=seconds)
+
+
+def installed_digest(conn: Conn) -> str | None:
+    """Digest of the schema.sql last applied to this database, or None if never."""
+    present = conn.execute(Q["schema_present"]).fetchone()
+    if not present or not present[0]:
+        return None
+    row = conn.execute(Q["schema_digest"]).fetchone()
+    return None if row is None else str(row[0])
+
+
+def install_schema(dsn: str, *, force: bool = False) -> bool:
+    """Apply schema.sql in one transaction unless this exact schema is already installed.
+
+    Re-applying is harmless but takes strong locks on live tables, so a recorded digest of
+    schema.sql short-circuits it. Returns whether the schema was applied.
+    """
+    text = schema_sql()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    with translated(), psycopg.connect(with_timeout(dsn), autocommit=False) as conn:
+        if not force and installed_digest(conn) == digest:
+            conn.rollback()
+            return False
+        conn.execute(text.encode())
+        conn.execute(Q["record_schema_digest"], {"digest": digest})
         conn.commit()
+    return True
 
 
 def _configure_for(role: str, *, autocommit: bool) -> Callable[[Conn], None]:
@@ -79,7 +119,12 @@ class Database:
         )
 
     def open(self) -> None:
-        with translated():
+        """Connect the pools; an unreachable server or missing schema fails at once, clearly."""
+        with translated(), psycopg.connect(with_timeout(self.dsn)) as probe:
+            if installed_digest(probe) is None:
+                raise StorageError(
+                    "the scripts-es schema is not installed: run `scripts-es db install`"
+                )
             self._app.open(wait=True, timeout=15.0)
             self._maint.open()
 
@@ -125,5 +170,7 @@ class Database:
             except StorageUnavailable:
                 if attempt == self.retries:
                     raise
+                # Drop pooled connections that died with the outage before trying again.
+                self._app.check()
                 time.sleep(0.05 * 2**attempt)
         raise AssertionError("unreachable")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import platformdirs
@@ -21,5 +22,8 @@ def embedded_dsn(data_dir: Path) -> str:
     from pgserver import get_server  # type: ignore[attr-defined]
 
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir, cleanup_mode="stop")
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); it copes fine.
+        warnings.simplefilter("ignore", UserWarning)
+        server = get_server(data_dir, cleanup_mode="stop")
     return str(server.get_uri())

@@ -28,6 +28,11 @@ def translated() -> Iterator[None]:
         raise
     except pg.UniqueViolation as error:
         raise DuplicateKey(error.diag.constraint_name or "") from None
+    except (pg.UndefinedTable, pg.InvalidSchemaName, pg.UndefinedFunction) as error:
+        raise StorageError(
+            f"the scripts-es schema is missing or outdated ({first_line(error)}): "
+            "run `scripts-es db install`"
+        ) from None
     except (psycopg.DataError, pg.CharacterNotInRepertoire, pg.UntranslatableCharacter) as error:
         raise InvalidInput("value", f"the database rejected a value: {first_line(error)}") from None
     except TRANSIENT as error:
