@@ -21,6 +21,7 @@ from projections.streams import fold_for
 from projections.writer import upsert
 from scripts_es.reports import ProjectionStatus, RunReport
 from scripts_es.store.database import Database
+from scripts_es.store.database import Q as STORE_Q
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load, one
 
@@ -61,14 +62,18 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
     state, ...), with version rows for those events."""
     rows = Rows()
     key: Callable[[Any], tuple[Any, Any]] = lambda row: (row[0], row[1])  # noqa: E731
+    # Prunes of these streams wait for this transaction (or finished before it loads them).
+    conn.execute(STORE_Q["share_streams"], {"ids": sorted({row[1] for row in events})})
     for (tenant_id, stream_id), group in groupby(sorted(events, key=key), key=key):
         stream = sorted(group, key=lambda row: row[2])
         loaded = store.load(conn, tenant_id, stream_id, fold_for(stream[0][3]))
         if loaded.state is None:  # the whole stream was pruned meanwhile
             continue
+        horizon = loaded.horizon or 1
         decoded = [
             store.mapper.to_domain_event(StoredEvent(stream_id, v, topic, bytes(state)))
             for _, _, v, topic, state, *_ in stream
+            if v >= horizon  # pruned since it was read: its version row must not come back
         ]
         rows.add(loaded.state, decoded)
     if tables is None:

@@ -331,6 +331,8 @@ class ScriptRepository(_Repository):
             raise InvalidInput("version", "must be a positive integer")
 
         def travel(conn: Conn) -> Script:
+            # Both loads must see the same side of any concurrent prune.
+            conn.execute(Q["share_streams"], {"ids": [script_id]})
             current = self.s.store.load(conn, self.s.tenant_id, script_id, script_fold.fold)
             if not isinstance(current.state, Script) or current.state.is_deleted:
                 raise NotFound("script", script_id)

@@ -115,6 +115,7 @@ def prune_executions(
         if not ids:
             return 0, 0
         params = {"tenant_id": s.tenant_id, "ids": ids}
+        conn.execute(Q["lock_streams"], params)  # not while the runner projects them
         _, size = one(conn.execute(Q["execution_size"], params))
         if not dry_run:
             for name in ("delete_execution_streams", "delete_execution_snapshots"):

@@ -2,7 +2,13 @@
 -- Runs in a tenant transaction (RLS) unless noted; every query also filters by tenant_id.
 
 -- name: lock_stream
+-- Prunes hold a stream exclusively; readers that must not see half of a prune (time travel,
+-- the projection runner) take the same key shared.
 SELECT pg_advisory_xact_lock(hashtextextended(%(stream_id)s::text, 0));
+
+-- name: lock_streams
+SELECT pg_advisory_xact_lock(hashtextextended(id::text, 0))
+FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;
 
 -- name: stored_versions
 SELECT originator_version, occurred_at FROM scripts_es.events

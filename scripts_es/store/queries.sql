@@ -51,6 +51,11 @@ WHERE e.tenant_id = %(tenant_id)s AND e.originator_id = %(originator_id)s
   AND e.originator_version <= %(upto)s
 ORDER BY 2, 1 DESC;
 
+-- name: share_streams
+-- Shared per-stream lock (prunes take it exclusively), taken in id order to avoid deadlocks.
+SELECT pg_advisory_xact_lock_shared(hashtextextended(id::text, 0))
+FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;
+
 -- name: stream_kind
 SELECT topic FROM scripts_es.events
 WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s AND originator_version = 1;
