@@ -16,7 +16,7 @@ from scripts_es import commands as c
 from scripts_es import retention
 from scripts_es.config import resolve_dsn
 from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
-from scripts_es.errors import ConcurrencyConflict, InvalidInput
+from scripts_es.errors import ConcurrencyConflict, Conflict, InvalidInput
 from scripts_es.handlers import HANDLERS, UnitOfWork
 from scripts_es.reports import (
     ProjectionStatus,
@@ -85,7 +85,7 @@ class TenantSession:
             try:
                 with s.db.tenant(s.tenant_id) as conn:
                     if command.command_id is not None:
-                        replay = self._replay(conn, command.command_id)
+                        replay = self._replay(conn, command)
                         if replay is not None:
                             return replay
                     uow = UnitOfWork(conn, s, self.scripts, self.executions, use_cache=use_cache)
@@ -103,7 +103,7 @@ class TenantSession:
                     # A concurrent handling of the same command may have won (its write made
                     # ours collide on the command log, a route or the stream): same result.
                     with s.db.tenant(s.tenant_id) as conn:
-                        replay = self._replay(conn, command.command_id)
+                        replay = self._replay(conn, command)
                     if replay is not None:
                         return replay
                 if not decided:
@@ -130,7 +130,7 @@ class TenantSession:
         )
         if command.command_id is not None:
             with s.db.tenant(s.tenant_id) as conn:
-                replay = self._replay(conn, command.command_id)
+                replay = self._replay(conn, command)
             if replay is not None:
                 return replay
 
@@ -151,18 +151,26 @@ class TenantSession:
             if error.constraint != "commands_pkey" or command.command_id is None:
                 raise
             with s.db.tenant(s.tenant_id) as conn:
-                replay = self._replay(conn, command.command_id)
+                replay = self._replay(conn, command)
             assert replay is not None
             return replay
 
-    def _replay(self, conn: Any, command_id: UUID) -> Result | None:
+    def _replay(self, conn: Any, command: c.Command) -> Result | None:
+        """The stored result of an earlier handling of this command_id, if any."""
         row = conn.execute(
-            Q["find_command"], {"tenant_id": self.session.tenant_id, "command_id": command_id}
+            Q["find_command"],
+            {"tenant_id": self.session.tenant_id, "command_id": command.command_id},
         ).fetchone()
         if row is None:
             return None
         kind, data = row
-        return _KINDS[kind].model_validate(orjson.loads(data))
+        name, _, result_kind = kind.partition(":")
+        if name != type(command).__name__:
+            raise Conflict(
+                f"command_id {command.command_id} was already used for a {name}, "
+                f"not a {type(command).__name__}; use a fresh command_id"
+            )
+        return _KINDS[result_kind].model_validate(orjson.loads(data))
 
     def _record(self, conn: Any, command: c.Command, result: Result) -> None:
         kind, data = _encode_result(result)
@@ -171,7 +179,7 @@ class TenantSession:
             {
                 "tenant_id": self.session.tenant_id,
                 "command_id": command.command_id,
-                "kind": kind,
+                "kind": f"{type(command).__name__}:{kind}",
                 "result": data,
             },
         )

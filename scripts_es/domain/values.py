@@ -97,7 +97,9 @@ class TriggerType(StrEnum):
 
 @lru_cache(maxsize=1)
 def _timezones() -> frozenset[str]:
-    return frozenset(available_timezones()) | {"UTC"}
+    # tzdata ships a few files that are not zone names (the host's "localtime", ...).
+    not_zones = {"localtime", "posixrules", "Factory", "leapseconds", "tzdata.zi"}
+    return (frozenset(available_timezones()) - not_zones) | {"UTC"}
 
 
 class CronMetadata(Value):

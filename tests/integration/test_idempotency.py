@@ -12,7 +12,7 @@ import pytest
 from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Execution, Script, ScriptType
-from scripts_es.errors import ConcurrencyConflict, InvalidInput, InvalidTransition
+from scripts_es.errors import ConcurrencyConflict, Conflict, InvalidInput, InvalidTransition
 from tests.integration.helpers import (  # noqa: F401 (fixtures)
     create_command,
     errors_of,
@@ -301,3 +301,15 @@ def test_creating_an_existing_id_again_is_refused_and_writes_nothing(
         tenant.handle(create_command(script_id=script.id, name="clobber"))
     assert row_counts(dsn) == before
     assert tenant.scripts.find_by_id(script.id) == script
+
+
+def test_a_command_id_reused_for_another_kind_of_command_is_a_conflict(
+    module: ScriptsModule, tenant_id: UUID, user_id: UUID
+) -> None:
+    t = module.tenant(tenant_id, user_id)
+    command_id = uuid4()
+    script = t.handle(
+        c.CreateScript(name="once", content="x", type="one_off", command_id=command_id)
+    )
+    with pytest.raises(Conflict, match="already used for a CreateScript"):
+        t.handle(c.EnableScript(script_id=script.id, command_id=command_id))
