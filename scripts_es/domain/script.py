@@ -21,7 +21,7 @@ from scripts_es.domain.events import (
     ScriptEvent,
     ScriptMetadataChanged,
 )
-from scripts_es.domain.values import ScriptMetadata, ScriptType, metadata_for
+from scripts_es.domain.values import ScriptMetadata, ScriptType, metadata_for, utc
 from scripts_es.errors import InvalidInput, InvalidTransition, NotFound
 
 EventT = TypeVar("EventT", bound=ScriptEvent)
@@ -34,7 +34,12 @@ def user_id(field: str, value: object) -> UUID:
 
 
 def now_or(at: datetime | None) -> datetime:
-    return datetime.now(UTC) if at is None else at
+    """The behaviour's time: `at` (aware, any zone) in UTC, or now."""
+    if at is None:
+        return datetime.now(UTC)
+    if not isinstance(at, datetime):
+        raise InvalidInput("at", "must be a datetime")
+    return utc(at, "at")
 
 
 class Script(BaseModel):

@@ -25,7 +25,9 @@ from scripts_es.domain import (
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 TERMINAL = (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
-TIMEZONES = sorted(available_timezones())
+STATUSES = frozenset(status.value for status in ExecutionStatus)
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory", "leapseconds", "tzdata.zi"})
+TIMEZONES = sorted(available_timezones() - NOT_ZONES)  # tzdata files that are not IANA zones
 
 # Text PostgreSQL can hold: no NUL, no lone surrogates.
 safe_chars = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
@@ -174,3 +176,24 @@ def executions(draw: st.DrawFn) -> Execution:
         finished = started + draw(durations)
         execution = execution.complete(draw(st.sampled_from(TERMINAL)), draw(results), at=finished)
     return execution
+
+
+@st.composite
+def evolved_scripts(draw: st.DrawFn, max_steps: int = 8) -> Script:
+    """A script after a random run of behaviours, with its whole history still pending."""
+    script = draw(scripts())
+    for _ in range(draw(st.integers(0, max_steps))):
+        user, at = draw(uuids), draw(moments)
+        step = draw(st.sampled_from(["content", "metadata", "details", "enable", "disable"]))
+        if step == "content":
+            script = script.update_content(draw(contents), user, at=at)
+        elif step == "metadata":
+            script = script.change_metadata(draw(metadata_for(script.type)), user, at=at)
+        elif step == "details":
+            name, tags = draw(names), draw(tag_lists)
+            script = script.change_details(by_user=user, name=name, tags=tags, at=at)
+        else:
+            script = getattr(script, step)(user, at=at)
+    if draw(st.booleans()):
+        script = script.delete(draw(uuids), at=draw(moments))
+    return script
