@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import sql
 
-from projections.rows import Rows
+from projections.rows import EXECUTION_FIELDS, SCRIPT_FIELDS, Rows
 from projections.tables import LIVE, Tables
 from scripts_es.store.sql import load_templates, render
 
@@ -39,52 +39,21 @@ def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
             cur.executemany(q["upsert_execution"], rows.executions)
 
 
-SCRIPT_COLUMNS = (
-    "tenant_id",
-    "id",
-    "name",
-    "description",
-    "content",
-    "type",
-    "is_enabled",
-    "metadata",
-    "tags",
-    "version",
-    "created_at",
-    "updated_at",
-    "created_by",
-    "updated_by",
-)
 VERSION_COLUMNS = ("tenant_id", "script_id", "version", "change", "updated_at", "updated_by")
-EXECUTION_COLUMNS = (
-    "tenant_id",
-    "id",
-    "script_id",
-    "script_version",
-    "status",
-    "result",
-    "started_at",
-    "completed_at",
-    "duration",
-    "trigger_type",
-    "triggered_by",
-    "input",
-    "version",
-)
 
 
 def copy(conn: Any, rows: Rows, tables: Tables) -> None:
     """Bulk-load rows into empty tables (rebuild): no conflicts are possible there."""
     ids = tables.ids()
     with conn.cursor() as cur:
-        _copy(cur, ids["scripts"], SCRIPT_COLUMNS, rows.scripts)
+        _copy(cur, ids["scripts"], SCRIPT_FIELDS, rows.scripts)
         _copy(
             cur,
             ids["script_versions"],
             VERSION_COLUMNS,
             [(t, s, *row) for (t, s), versions in rows.versions.items() for row in versions],
         )
-        _copy(cur, ids["executions"], EXECUTION_COLUMNS, rows.executions)
+        _copy(cur, ids["executions"], EXECUTION_FIELDS, rows.executions)
 
 
 def _copy(cur: Any, table: sql.Composable, columns: tuple[str, ...], rows: list[Any]) -> None:
