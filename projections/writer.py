@@ -32,9 +32,10 @@ def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
                 columns = [list(column) for column in zip(*versions, strict=True)]
                 cur.execute(q["insert_versions"], (tenant_id, script_id, *columns))
         if rows.deleted_scripts:
-            # Live tables cascade from scripts; scratch tables have no foreign keys.
-            cur.executemany(q["delete_script_versions"], rows.deleted_scripts)
+            # Live tables cascade from scripts; scratch tables have no foreign keys. Parents
+            # first: every writer locks scripts before script_versions (no deadlocks).
             cur.executemany(q["delete_script"], rows.deleted_scripts)
+            cur.executemany(q["delete_script_versions"], rows.deleted_scripts)
         if rows.executions:
             cur.executemany(q["upsert_execution"], rows.executions)
 

@@ -114,7 +114,11 @@ class TenantSession:
             return result
 
         try:
-            return s.db.retrying(lambda n: attempt(n, True))
+            result = s.db.retrying(lambda n: attempt(n, True))
+            if not cached or decided:
+                return result
+            # A no-op decided on a cached state may be stale (another process changed the
+            # aggregate, and nothing we wrote could collide with that): decide again, fresh.
         except ConcurrencyConflict:
             if not cached:
                 raise
