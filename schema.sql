@@ -141,7 +141,21 @@ CREATE INDEX IF NOT EXISTS scripts_enabled_idx
     ON scripts_es.scripts (tenant_id, is_enabled, updated_at, id);
 CREATE INDEX IF NOT EXISTS scripts_created_by_idx
     ON scripts_es.scripts (tenant_id, created_by, updated_at, id);
-CREATE INDEX IF NOT EXISTS scripts_tags_idx ON scripts_es.scripts USING gin (tags);
+-- No GIN index on tags: under row-level security PostgreSQL only uses LEAKPROOF operators in
+-- index conditions, and && / @> are not. Tag filters go through script_tags below instead.
+DROP INDEX IF EXISTS scripts_es.scripts_tags_idx;
+
+-- One row per (script, tag): tags_any / tags_all become `tag = ANY(...)` index lookups.
+CREATE TABLE IF NOT EXISTS scripts_es.script_tags (
+    tenant_id uuid NOT NULL,
+    tag       text NOT NULL,
+    script_id uuid NOT NULL,
+    PRIMARY KEY (tenant_id, tag, script_id),
+    FOREIGN KEY (tenant_id, script_id)
+        REFERENCES scripts_es.scripts (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS script_tags_script_idx
+    ON scripts_es.script_tags (tenant_id, script_id);
 
 CREATE TABLE IF NOT EXISTS scripts_es.script_versions (
     tenant_id  uuid        NOT NULL,
@@ -223,7 +237,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['events', 'snapshots', 'commands', 'script_routes', 'prune_audit',
-                             'scripts', 'script_versions', 'executions']
+                             'scripts', 'script_versions', 'script_tags', 'executions']
     LOOP
         EXECUTE format('ALTER TABLE scripts_es.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE scripts_es.%I FORCE ROW LEVEL SECURITY', t);

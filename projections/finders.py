@@ -53,10 +53,24 @@ def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable
         add("type = %s", p.type.value)
     if p.enabled is not None:
         add("is_enabled = %s", p.enabled)
+    # Tag filters go through script_tags: `tag = ANY(...)` is index-usable under row-level
+    # security, where the array operators && and @> are not (they are not LEAKPROOF).
     if p.tags_any is not None:
-        add("tags && %s::text[]", list(p.tags_any))
-    if p.tags_all is not None:
-        add("tags @> %s::text[]", list(p.tags_all))
+        add(
+            "id IN (SELECT script_id FROM scripts_es.script_tags"
+            " WHERE tenant_id = %s AND tag = ANY(%s::text[]))",
+            tenant_id,
+            list(p.tags_any),
+        )
+    if p.tags_all:  # every script has all of no tags
+        add(
+            "id IN (SELECT script_id FROM scripts_es.script_tags"
+            " WHERE tenant_id = %s AND tag = ANY(%s::text[])"
+            " GROUP BY script_id HAVING count(*) = %s)",
+            tenant_id,
+            list(p.tags_all),
+            len(p.tags_all),
+        )
     if p.search is not None:
         pattern = like_pattern(p.search)
         add(

@@ -29,5 +29,18 @@ ON CONFLICT (tenant_id, id) DO UPDATE SET
     completed_at = excluded.completed_at, duration = excluded.duration, version = excluded.version
 WHERE {executions}.version < excluded.version;
 
+-- name: replace_tags
+-- The script's tags become exactly the given array, as rows of {script_tags}.
+WITH untagged AS (
+    DELETE FROM {script_tags}
+    WHERE tenant_id = %(tenant_id)s AND script_id = %(id)s AND tag <> ALL(%(tags)s::text[])
+)
+INSERT INTO {script_tags} (tenant_id, tag, script_id)
+SELECT %(tenant_id)s, t, %(id)s FROM unnest(%(tags)s::text[]) AS t
+ON CONFLICT DO NOTHING;
+
+-- name: delete_script_tags
+DELETE FROM {script_tags} WHERE tenant_id = %s AND script_id = %s;
+
 -- name: delete_script_versions
 DELETE FROM {script_versions} WHERE tenant_id = %s AND script_id = %s;

@@ -126,18 +126,18 @@ def rebuild(
             conn.execute(_q("clear_live_executions"), params)
             conn.execute(_q("clear_live_scripts"), params)
             conn.execute(_q("fill_live"))
-            sizes = [
-                one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
-                for table in SCRATCH.ids().values()
-            ]
+            sizes = {
+                name: one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
+                for name, table in SCRATCH.ids().items()
+            }
             conn.execute(_q("drop_scratch"))
     return RebuildReport(
         tenant_id=None if tenant_id is None else str(tenant_id),
         events=counts["events"],
         streams=counts["streams"],
-        scripts=sizes[0],
-        script_versions=sizes[1],
-        executions=sizes[2],
+        scripts=sizes["scripts"],
+        script_versions=sizes["script_versions"],
+        executions=sizes["executions"],
         seconds=round(time.perf_counter() - started, 3),
     )
 

@@ -2,18 +2,20 @@
 -- name the scratch tables, {live_*} the live ones; values are bound parameters.
 
 -- name: create_scratch
-DROP TABLE IF EXISTS {scripts}, {script_versions}, {executions};
+DROP TABLE IF EXISTS {scripts}, {script_versions}, {script_tags}, {executions};
 CREATE UNLOGGED TABLE {scripts} (LIKE {live_scripts} INCLUDING DEFAULTS);
 CREATE UNLOGGED TABLE {script_versions} (LIKE {live_script_versions} INCLUDING DEFAULTS);
+CREATE UNLOGGED TABLE {script_tags} (LIKE {live_script_tags} INCLUDING DEFAULTS);
 CREATE UNLOGGED TABLE {executions} (LIKE {live_executions} INCLUDING DEFAULTS);
 
 -- name: index_scratch
 ALTER TABLE {scripts} ADD PRIMARY KEY (tenant_id, id);
 ALTER TABLE {script_versions} ADD PRIMARY KEY (tenant_id, script_id, version);
+ALTER TABLE {script_tags} ADD PRIMARY KEY (tenant_id, tag, script_id);
 ALTER TABLE {executions} ADD PRIMARY KEY (tenant_id, id);
 
 -- name: drop_scratch
-DROP TABLE IF EXISTS {scripts}, {script_versions}, {executions};
+DROP TABLE IF EXISTS {scripts}, {script_versions}, {script_tags}, {executions};
 
 -- name: snapshot
 SELECT pg_current_snapshot()::text;
@@ -39,7 +41,8 @@ WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s)
 ORDER BY tenant_id, originator_id, originator_version;
 
 -- name: lock_live
-LOCK TABLE {live_scripts}, {live_script_versions}, {live_executions} IN SHARE ROW EXCLUSIVE MODE;
+LOCK TABLE {live_scripts}, {live_script_versions}, {live_script_tags}, {live_executions}
+    IN SHARE ROW EXCLUSIVE MODE;
 
 -- name: late_events
 -- Events that committed after the rebuild's snapshot %(snapshot)s was taken.
@@ -63,12 +66,13 @@ WHERE NOT EXISTS (SELECT FROM scripts_es.events e
 DELETE FROM {live_executions} WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s);
 
 -- name: clear_live_scripts
--- script_versions follow by cascade.
+-- script_versions and script_tags follow by cascade.
 DELETE FROM {live_scripts} WHERE (%(tenant_id)s::uuid IS NULL OR tenant_id = %(tenant_id)s);
 
 -- name: fill_live
 INSERT INTO {live_scripts} SELECT * FROM {scripts};
 INSERT INTO {live_script_versions} SELECT * FROM {script_versions};
+INSERT INTO {live_script_tags} SELECT * FROM {script_tags};
 INSERT INTO {live_executions} SELECT * FROM {executions};
 
 -- name: diff

@@ -11,6 +11,7 @@ from psycopg import sql
 class Tables:
     scripts: str = "scripts"
     script_versions: str = "script_versions"
+    script_tags: str = "script_tags"
     executions: str = "executions"
 
     def ids(self) -> dict[str, sql.Composable]:
@@ -18,13 +19,16 @@ class Tables:
         return {
             "scripts": sql.Identifier("scripts_es", self.scripts),
             "script_versions": sql.Identifier("scripts_es", self.script_versions),
+            "script_tags": sql.Identifier("scripts_es", self.script_tags),
             "executions": sql.Identifier("scripts_es", self.executions),
         }
 
-    def all(self) -> tuple[str, str, str]:
+    def all(self) -> tuple[str, str, str, str]:
         """In dependency order: parents before children."""
-        return (self.scripts, self.script_versions, self.executions)
+        return (self.scripts, self.script_versions, self.script_tags, self.executions)
 
 
 LIVE = Tables()
-SCRATCH = Tables("scripts_scratch", "script_versions_scratch", "executions_scratch")
+SCRATCH = Tables(
+    "scripts_scratch", "script_versions_scratch", "script_tags_scratch", "executions_scratch"
+)

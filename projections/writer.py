@@ -27,6 +27,10 @@ def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
     with conn.cursor() as cur:
         if rows.scripts:
             cur.executemany(q["upsert_script"], rows.scripts)
+            cur.executemany(
+                q["replace_tags"],
+                [{"tenant_id": r[0], "id": r[1], "tags": r[8]} for r in rows.scripts],
+            )
         for (tenant_id, script_id), versions in rows.versions.items():
             if versions:
                 columns = [list(column) for column in zip(*versions, strict=True)]
@@ -36,11 +40,13 @@ def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
             # first: every writer locks scripts before script_versions (no deadlocks).
             cur.executemany(q["delete_script"], rows.deleted_scripts)
             cur.executemany(q["delete_script_versions"], rows.deleted_scripts)
+            cur.executemany(q["delete_script_tags"], rows.deleted_scripts)
         if rows.executions:
             cur.executemany(q["upsert_execution"], rows.executions)
 
 
 VERSION_COLUMNS = ("tenant_id", "script_id", "version", "change", "updated_at", "updated_by")
+TAG_COLUMNS = ("tenant_id", "tag", "script_id")
 
 
 def copy(conn: Any, rows: Rows, tables: Tables) -> None:
@@ -53,6 +59,12 @@ def copy(conn: Any, rows: Rows, tables: Tables) -> None:
             ids["script_versions"],
             VERSION_COLUMNS,
             [(t, s, *row) for (t, s), versions in rows.versions.items() for row in versions],
+        )
+        _copy(
+            cur,
+            ids["script_tags"],
+            TAG_COLUMNS,
+            [(r[0], t, r[1]) for r in rows.scripts for t in r[8]],
         )
         _copy(cur, ids["executions"], EXECUTION_FIELDS, rows.executions)
 

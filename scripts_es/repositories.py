@@ -30,6 +30,7 @@ from scripts_es.domain.events import (
     DomainEvent,
     ScriptCreated,
     ScriptDeleted,
+    ScriptDetailsChanged,
     ScriptMetadataChanged,
 )
 from scripts_es.domain.values import HTTPMetadata, ScriptType
@@ -56,6 +57,7 @@ Clock = Callable[[], datetime]
 log = logging.getLogger("scripts_es")
 AggregateT = TypeVar("AggregateT", Script, Execution)
 _ROUTE_EVENTS = (ScriptCreated, ScriptMetadataChanged, ScriptDeleted)
+_TAG_EVENTS = (ScriptCreated, ScriptDetailsChanged)
 
 
 def system_clock() -> datetime:
@@ -219,6 +221,7 @@ class _Repository:
         metadata = aggregate.metadata
         params.update(
             script_params(aggregate, events),
+            tags_changed=any(isinstance(e, _TAG_EVENTS) for e in events),
             route_changed=route_changed,
             method=metadata.method if live_route and isinstance(metadata, HTTPMetadata) else None,
             path=metadata.path if live_route and isinstance(metadata, HTTPMetadata) else None,

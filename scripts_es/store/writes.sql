@@ -44,6 +44,15 @@ WITH appended AS (
                 %(v_by)s::uuid[]) AS r(v, c, u, b)
     WHERE %(project)s AND NOT %(deleted)s
     ON CONFLICT (tenant_id, script_id, version) DO NOTHING
+), untagged AS (
+    DELETE FROM scripts_es.script_tags
+    WHERE %(project)s AND %(tags_changed)s AND NOT %(deleted)s
+      AND tenant_id = %(tenant_id)s AND script_id = %(id)s AND tag <> ALL(%(tags)s::text[])
+), tagged AS (
+    INSERT INTO scripts_es.script_tags (tenant_id, tag, script_id)
+    SELECT %(tenant_id)s, t, %(id)s FROM unnest(%(tags)s::text[]) AS t
+    WHERE %(project)s AND %(tags_changed)s AND NOT %(deleted)s
+    ON CONFLICT DO NOTHING
 ), removed AS (
     DELETE FROM scripts_es.scripts
     WHERE %(project)s AND %(deleted)s AND tenant_id = %(tenant_id)s AND id = %(id)s

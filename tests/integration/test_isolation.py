@@ -52,7 +52,8 @@ def seed(t: TenantSession) -> TenantData:
     history (snapshots), a pruned history (audit), executions, commands with a command_id."""
     data = TenantData(t)
     for type_ in ScriptType:
-        data.scripts.append(t.handle(create_command(type_, command_id=uuid4())))
+        tags = ["shared", type_.value]
+        data.scripts.append(t.handle(create_command(type_, command_id=uuid4(), tags=tags)))
     long = data.scripts[0]
     for i in range(12):
         long = t.handle(c.UpdateScriptContent(script_id=long.id, content=f"v{i}"))
