@@ -23,6 +23,7 @@ from scripts_es.domain.values import (
     TriggerType,
 )
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
+from scripts_es.store.sql import render
 
 SCRIPT_COLUMNS = sql.SQL(
     "id, tenant_id, name, description, content, type, is_enabled, metadata, tags, version, "
@@ -103,16 +104,38 @@ def find_scripts_query(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Compos
     return query, [*params, p.limit, p.offset]
 
 
-def find_scripts(conn: Any, tenant_id: UUID, p: ScriptFindParams) -> list[Script]:
-    query, params = find_scripts_query(tenant_id, p)
-    return [script_from_row(row) for row in conn.execute(query, params).fetchall()]
-
-
-def count_scripts(conn: Any, tenant_id: UUID, p: ScriptFindParams) -> int:
+def count_scripts_query(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composed, list[Any]]:
     where, params = script_filters(tenant_id, p)
     query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(LIVE.ids()["scripts"], where)
-    row = conn.execute(query, params).fetchone()
-    return int(row[0])
+    return query, params
+
+
+def _script_shape(p: ScriptFindParams) -> tuple[Any, ...]:
+    """What the SQL text of a script query depends on (not the values)."""
+    present = (p.type, p.enabled, p.tags_any, p.search, p.created_by)
+    dates = (p.updated_after, p.updated_before)
+    return (*(v is not None for v in (*present, *dates)), bool(p.tags_all), p.sort)
+
+
+_RENDERED: dict[tuple[Any, ...], str] = {}
+
+
+def _cached(key: tuple[Any, ...], query: sql.Composable) -> str:
+    """Composed SQL rendered once per query shape (rendering costs more than the query)."""
+    text = _RENDERED.get(key)
+    if text is None:
+        text = _RENDERED[key] = render(query)
+    return text
+
+
+def find_scripts_sql(tenant_id: UUID, p: ScriptFindParams) -> tuple[str, list[Any]]:
+    query, params = find_scripts_query(tenant_id, p)
+    return _cached(("find", *_script_shape(p)), query), params
+
+
+def count_scripts_sql(tenant_id: UUID, p: ScriptFindParams) -> tuple[str, list[Any]]:
+    query, params = count_scripts_query(tenant_id, p)
+    return _cached(("count", *_script_shape(p)), query), params
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -190,11 +213,13 @@ def find_executions_query(
     return query, [*params, p.limit, p.offset]
 
 
-def find_executions(
-    conn: Any, tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
-) -> list[Execution]:
+def find_executions_sql(
+    tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+) -> tuple[str, list[Any]]:
     query, params = find_executions_query(tenant_id, script_id, p)
-    return [execution_from_row(row) for row in conn.execute(query, params).fetchall()]
+    present = (p.status, p.trigger_type, p.started_after, p.started_before)
+    key = ("executions", *(v is not None for v in present), p.sort)
+    return _cached(key, query), params
 
 
 _STATUSES = {s.value: s for s in ExecutionStatus}

@@ -244,6 +244,16 @@ class _Repository:
         """A read in one tenant transaction, retried after a transient failure."""
         return self.s.db.retrying(lambda _: self._once(work))
 
+    def _fetch(self, query: str, params: Any) -> list[Any]:
+        """One read statement in one round trip, retried after a transient failure."""
+        return self.s.db.retrying(lambda _: self.s.db.fetch(self.s.tenant_id, query, params))
+
+    def _fetch_state(self, stream_id: UUID, fold: Any) -> Any:
+        """A stream's current state in one round trip (reads never use the command cache)."""
+        params = self.s.store.load_params(self.s.tenant_id, stream_id)
+        rows = self._fetch(Q["load_stream"], params)
+        return self.s.store.fold_rows(stream_id, rows, fold).state
+
     def _once(self, work: Callable[[Conn], T]) -> T:
         with self.s.db.tenant(self.s.tenant_id) as conn:
             return work(conn)
@@ -297,19 +307,23 @@ class ScriptRepository(_Repository):
 
     def find_by_id(self, script_id: UUID) -> Script:
         """The script's current state, folded from its stream."""
-        return self._read(lambda conn: self.load(conn, script_id))
+        state = self._fetch_state(check_uuid("script_id", script_id), script_fold.fold)
+        if not isinstance(state, Script) or state.is_deleted:
+            raise NotFound("script", script_id)
+        return state
 
     def find(self, params: ScriptFindParams | None = None) -> list[Script]:
         """Scripts matching `params`, from the read model."""
         p = check_params(params, ScriptFindParams)
         self.s.await_projection()
-        return self._read(lambda conn: finders.find_scripts(conn, self.s.tenant_id, p))
+        rows = self._fetch(*finders.find_scripts_sql(self.s.tenant_id, p))
+        return [finders.script_from_row(row) for row in rows]
 
     def count(self, params: ScriptFindParams | None = None) -> int:
         """How many scripts match `params` (limit and offset ignored)."""
         p = check_params(params, ScriptFindParams)
         self.s.await_projection()
-        return self._read(lambda conn: finders.count_scripts(conn, self.s.tenant_id, p))
+        return int(self._fetch(*finders.count_scripts_sql(self.s.tenant_id, p))[0][0])
 
     def get_version_history(self, script_id: UUID) -> list[VersionInfo]:
         """Every retained version, ascending: version, when, by whom, which change."""
@@ -391,7 +405,10 @@ class ExecutionRepository(_Repository):
 
     def find_by_id(self, execution_id: UUID) -> Execution:
         """The execution's current state, folded from its stream."""
-        return self._read(lambda conn: self.load(conn, execution_id))
+        state = self._fetch_state(check_uuid("execution_id", execution_id), execution_fold.fold)
+        if not isinstance(state, Execution):
+            raise NotFound("execution", execution_id)
+        return state
 
     def find_for_script(
         self, script_id: UUID, params: ExecutionFindParams | None = None
@@ -400,9 +417,8 @@ class ExecutionRepository(_Repository):
         check_uuid("script_id", script_id)
         p = check_params(params, ExecutionFindParams)
         self.s.await_projection()
-        return self._read(
-            lambda conn: finders.find_executions(conn, self.s.tenant_id, script_id, p)
-        )
+        rows = self._fetch(*finders.find_executions_sql(self.s.tenant_id, script_id, p))
+        return [finders.execution_from_row(row) for row in rows]
 
     def prune(self, older_than_days: int, keep_last_per_script: int = 0) -> int:
         """Remove terminal executions older than that (keeping each script's newest N)."""

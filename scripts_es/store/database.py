@@ -150,6 +150,15 @@ class Database:
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.rollback()
 
+    def fetch(self, tenant_id: UUID, query: str, params: Any) -> list[Any]:
+        """One statement for `tenant_id` in one round trip: the tenant setting and the query
+        share the pipeline's implicit transaction (no BEGIN/COMMIT needed)."""
+        with translated(), self._app.connection() as conn:
+            with conn.pipeline():
+                conn.execute(Q["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True)
+                cursor = conn.execute(query, params, prepare=True)
+            return cursor.fetchall()
+
     @contextmanager
     def maintenance(self) -> Iterator[Conn]:
         """One transaction across all tenants (policy of the maintenance role)."""

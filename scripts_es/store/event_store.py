@@ -58,15 +58,21 @@ class EventStore:
         upto: int | None = None,
     ) -> Loaded[Any]:
         """Newest snapshot (at or below `upto`) plus the events after it, folded."""
-        rows = conn.execute(
-            Q["load_stream"],
-            {
-                "tenant_id": tenant_id,
-                "originator_id": stream_id,
-                "upto": MAX_VERSION if upto is None else upto,
-            },
-            prepare=True,
-        ).fetchall()
+        params = self.load_params(tenant_id, stream_id, upto)
+        rows = conn.execute(Q["load_stream"], params, prepare=True).fetchall()
+        return self.fold_rows(stream_id, rows, fold)
+
+    @staticmethod
+    def load_params(tenant_id: UUID, stream_id: UUID, upto: int | None = None) -> dict[str, Any]:
+        """Parameters of the `load_stream` query."""
+        return {
+            "tenant_id": tenant_id,
+            "originator_id": stream_id,
+            "upto": MAX_VERSION if upto is None else upto,
+        }
+
+    def fold_rows(self, stream_id: UUID, rows: Sequence[Any], fold: Fold) -> Loaded[Any]:
+        """Fold the rows of a `load_stream` query into the stream's state."""
         if not rows:
             return Loaded(None, None)
         state: Any = None

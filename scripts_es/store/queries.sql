@@ -37,9 +37,11 @@ WITH snap AS (
     ORDER BY originator_version DESC
     LIMIT 1
 ), oldest AS (
-    SELECT min(originator_version) AS v
+    SELECT originator_version AS v
     FROM scripts_es.events
     WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s
+    ORDER BY originator_version
+    LIMIT 1
 )
 SELECT true AS is_snapshot, originator_version, topic, state, (SELECT v FROM oldest)
 FROM snap
@@ -47,7 +49,9 @@ UNION ALL
 SELECT false, e.originator_version, e.topic, e.state, (SELECT v FROM oldest)
 FROM scripts_es.events e
 WHERE e.tenant_id = %(tenant_id)s AND e.originator_id = %(originator_id)s
-  AND e.originator_version > coalesce((SELECT originator_version FROM snap), 0)
+  -- Under RLS a bound wrapped in coalesce() is not used as an index condition; max() over
+  -- the (at most one) snapshot row is.
+  AND e.originator_version > (SELECT coalesce(max(originator_version), 0) FROM snap)
   AND e.originator_version <= %(upto)s
 ORDER BY 2, 1 DESC;
 
