@@ -117,26 +117,23 @@ class Rows:
         default_factory=dict
     )
     executions: list[tuple[Any, ...]] = field(default_factory=list)
+    size: int = 0  # rows held, kept as they are added (rebuild flushes by it)
 
     def add(self, state: Script | Execution, events: Iterable[DomainEvent]) -> None:
         """Add the rows for one stream: its state now and the events being projected."""
+        self.size += 1
         if isinstance(state, Execution):
             self.executions.append(execution_row(state))
             return
         key = (state.tenant_id, state.id)
         if state.is_deleted:
             self.deleted_scripts.append(key)
-            self.versions.pop(key, None)
+            self.size -= len(self.versions.pop(key, ()))
             return
         self.scripts.append(script_row(state))
-        self.versions.setdefault(key, []).extend(
-            version_row(event) for event in events if isinstance(event, ScriptEvent)
-        )
+        versions = [version_row(e) for e in events if isinstance(e, ScriptEvent)]
+        self.versions.setdefault(key, []).extend(versions)
+        self.size += len(versions)
 
     def __len__(self) -> int:
-        return (
-            len(self.scripts)
-            + len(self.deleted_scripts)
-            + sum(map(len, self.versions.values()))
-            + len(self.executions)
-        )
+        return self.size

@@ -102,6 +102,18 @@ def _timezones() -> frozenset[str]:
     return (frozenset(available_timezones()) - not_zones) | {"UTC"}
 
 
+@lru_cache(maxsize=4096)
+def _check_cron(text: str) -> None:
+    """Parse once per distinct expression: loading events re-validates them (only valid
+    expressions are cached; an invalid one raises every time)."""
+    if len(text.split()) != 5:
+        raise InvalidInput("cron_expression", "must have exactly 5 fields")
+    try:
+        CronSim(text, datetime(2000, 1, 1))
+    except (CronSimError, ValueError) as error:
+        raise InvalidInput("cron_expression", f"is not a valid cron expression: {error}") from None
+
+
 class CronMetadata(Value):
     kind: Literal["cron"] = "cron"
     cron_expression: str
@@ -111,14 +123,7 @@ class CronMetadata(Value):
     @classmethod
     def _cron(cls, value: object) -> str:
         text = v.no_nul("cron_expression", v.require_str("cron_expression", value)).strip()
-        if len(text.split()) != 5:
-            raise InvalidInput("cron_expression", "must have exactly 5 fields")
-        try:
-            CronSim(text, datetime(2000, 1, 1))
-        except (CronSimError, ValueError) as error:
-            raise InvalidInput(
-                "cron_expression", f"is not a valid cron expression: {error}"
-            ) from None
+        _check_cron(text)
         return text
 
     @field_validator("timezone", mode="before")
