@@ -1,0 +1,55 @@
+"""How big each run is: the full run (`make bench`) and the quick one (`make bench QUICK=1`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scale:
+    name: str
+    write_rounds: int  # single writer: interleaved rounds of each variant
+    write_ops: int  # operations per round
+    write_warmup: int
+    conc_rounds: int  # concurrent: each round runs 1 and 4 writers, scripts-es and raw
+    conc_seconds: float
+    conc_warmup: int
+    load_reps: int  # loads of each stream length
+    tenants: int  # find / rebuild: the large data set has tenants × per_tenant scripts,
+    per_tenant: int  # the small one a tenth of the tenants, the sparse one a tenth per tenant
+    find_reps: int  # find samples (and as many hand-written ones) per scale
+    prune_tenants: int
+    prune_per_tenant: int
+
+
+FULL = Scale(
+    name="full",
+    write_rounds=5,
+    write_ops=400,
+    write_warmup=50,
+    conc_rounds=6,
+    conc_seconds=4.0,
+    conc_warmup=30,
+    load_reps=400,
+    tenants=200,
+    per_tenant=1_000,  # 200,000 scripts (small: 20 × 1,000; sparse: 200 × 100)
+    find_reps=1_000,
+    prune_tenants=10,
+    prune_per_tenant=1_000,  # 10,000 scripts of 100 versions
+)
+
+QUICK = Scale(
+    name="quick",
+    write_rounds=3,
+    write_ops=150,
+    write_warmup=30,
+    conc_rounds=2,
+    conc_seconds=2.5,
+    conc_warmup=20,
+    load_reps=120,
+    tenants=200,
+    per_tenant=100,  # 20,000 scripts (small: 20 × 100; sparse: 200 × 10)
+    find_reps=400,
+    prune_tenants=4,
+    prune_per_tenant=250,  # 1,000 scripts of 100 versions
+)

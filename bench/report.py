@@ -1,0 +1,105 @@
+"""The figures against their targets: a rich table and bench/results.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+# figure -> (comparison, target, unit); None: a raw figure without a target.
+TARGETS: dict[str, tuple[str, float] | None] = {
+    "command_throughput_ratio": (">=", 0.5),
+    "concurrent_scaling": (">=", 1.5),
+    "load_flatness": ("<=", 2.0),
+    "load_flatness_populated": ("<=", 2.0),
+    "rebuild_events_per_s": (">=", 20_000),
+    "rebuild_ratio": None,
+    "find_overhead_ratio": ("<=", 1.3),
+    "find_scaling": ("<=", 1.5),
+    "prune_scripts_per_s": None,
+}
+
+
+def met(name: str, value: float) -> bool | None:
+    target = TARGETS.get(name)
+    if target is None:
+        return None
+    op, bound = target
+    return value >= bound if op == ">=" else value <= bound
+
+
+def _detail(name: str, r: dict[str, Any]) -> str:
+    def g(section: str, key: str) -> Any:
+        return r.get(section, {}).get(key, "?")
+
+    details = {
+        "command_throughput_ratio": lambda: (
+            f"{g('command_throughput', 'scripts_es_cmd_per_s')} cmd/s vs raw "
+            f"{g('command_throughput', 'raw_insert_tx_per_s')} tx/s; cache off "
+            f"{g('command_throughput', 'ratio_cache_off')}, inline off "
+            f"{g('command_throughput', 'ratio_inline_off')}"
+        ),
+        "concurrent_scaling": lambda: (
+            f"{g('concurrent', 'scripts_es_1_writer_cmd_per_s')} → "
+            f"{g('concurrent', 'scripts_es_4_writers_cmd_per_s')} cmd/s; raw scales "
+            f"{g('concurrent', 'raw_scaling')}"
+        ),
+        "load_flatness": lambda: _load(r, "small_store"),
+        "load_flatness_populated": lambda: _load(r, "populated_store"),
+        "rebuild_events_per_s": lambda: (
+            f"{g('rebuild', 'events')} events in {g('rebuild', 'seconds')} s"
+        ),
+        "rebuild_ratio": lambda: f"raw SELECT {g('rebuild', 'raw_select_rows_per_s')} rows/s",
+        "find_overhead_ratio": lambda: (
+            f"p95 {g('find_large', 'find_p95_ms')} ms vs hand {g('find_large', 'hand_p95_ms')} ms"
+            f" ({g('find_scripts', 'large')} scripts)"
+        ),
+        "find_scaling": lambda: (
+            f"p95 {g('find_small', 'find_p95_ms')} → {g('find_large', 'find_p95_ms')} ms "
+            f"({g('find_scripts', 'small')} → {g('find_scripts', 'large')}); hand "
+            f"{g('find_small', 'hand_p95_ms')} → {g('find_large', 'hand_p95_ms')} ms"
+        ),
+        "prune_scripts_per_s": lambda: (
+            f"{g('prune', 'scripts')} scripts × {g('prune', 'versions_each')} versions → 5, "
+            f"{g('prune', 'seconds')} s"
+        ),
+    }
+    return str(details[name]())
+
+
+def _load(r: dict[str, Any], store: str) -> str:
+    measured = r.get("load", {}).get(store, {})
+    medians = ", ".join(
+        f"{k}: {v['median_ms']:.2f}" for k, v in measured.get("latency_by_events", {}).items()
+    )
+    return f"median ms by events {medians}; 10,013/10 = {measured.get('ratio_10013', '?')}"
+
+
+def table(results: dict[str, Any]) -> Table:
+    out = Table(title=f"scripts-es bench ({results['meta']['mode']})")
+    for column in ("figure", "value", "target", "met", "behind it"):
+        out.add_column(column, overflow="fold")
+    for name, target in TARGETS.items():
+        if name not in results:
+            continue
+        value = results[name]
+        ok = met(name, value)
+        out.add_row(
+            name,
+            f"{value:,.3f}" if value < 100 else f"{value:,.0f}",
+            "—" if target is None else f"{target[0]} {target[1]:,}",
+            "—" if ok is None else ("[green]yes[/]" if ok else "[red]NO[/]"),
+            _detail(name, results),
+        )
+    return out
+
+
+def write(results: dict[str, Any], path: Path) -> None:
+    results["targets_met"] = {
+        name: met(name, results[name]) for name in TARGETS if name in results and TARGETS[name]
+    }
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    Console(width=160).print(table(results))
