@@ -85,33 +85,6 @@ class EventStore:
                 events.append(self.mapper.to_domain_event(stored))
         return Loaded(fold(events, state) if events or state is None else state, rows[0][4])
 
-    def append(
-        self,
-        conn: Conn,
-        tenant_id: UUID,
-        events: Sequence[DomainEvent],
-        after: Aggregate,
-    ) -> list[StoredEvent]:
-        """Insert `events` (one stream, consecutive versions) and maybe a snapshot of `after`."""
-        stored = [self.mapper.to_stored_event(event) for event in events]
-        conn.execute(
-            Q["insert_events"],
-            {
-                "tenant_id": tenant_id,
-                "originator_id": events[0].originator_id,
-                "versions": [s.originator_version for s in stored],
-                "topics": [s.topic for s in stored],
-                "states": [s.state for s in stored],
-                "occurred": [event.timestamp for event in events],
-            },
-            prepare=True,
-        )
-        first = events[0].originator_version
-        every = self.snapshot_every
-        if every and (first - 1) // every != after.version // every:
-            self.snapshot(conn, tenant_id, after)
-        return stored
-
     def append_params(
         self, tenant_id: UUID, events: Sequence[DomainEvent], after: Aggregate
     ) -> tuple[dict[str, Any], list[StoredEvent]]:

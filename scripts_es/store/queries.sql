@@ -14,13 +14,6 @@ ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, installed_at = excluded
 -- name: set_tenant
 SELECT set_config('app.tenant_id', %(tenant_id)s, true);
 
--- name: insert_events
-INSERT INTO scripts_es.events
-    (tenant_id, originator_id, originator_version, topic, state, occurred_at)
-SELECT %(tenant_id)s, %(originator_id)s, v, t, s, o
-FROM unnest(%(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[],
-            %(occurred)s::timestamptz[]) AS e(v, t, s, o);
-
 -- name: insert_snapshot
 INSERT INTO scripts_es.snapshots (tenant_id, originator_id, originator_version, topic, state)
 VALUES (%(tenant_id)s, %(originator_id)s, %(version)s, %(topic)s, %(state)s)
@@ -60,21 +53,10 @@ ORDER BY 2, 1 DESC;
 SELECT pg_advisory_xact_lock_shared(hashtextextended(id::text, 0))
 FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;
 
--- name: stream_kind
-SELECT topic FROM scripts_es.events
-WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s AND originator_version = 1;
-
 -- name: event_exists
 SELECT state = %(state)s FROM scripts_es.events
 WHERE tenant_id = %(tenant_id)s AND originator_id = %(originator_id)s
   AND originator_version = %(version)s;
-
--- name: claim_route
-INSERT INTO scripts_es.script_routes (tenant_id, method, path, script_id)
-VALUES (%(tenant_id)s, %(method)s, %(path)s, %(script_id)s);
-
--- name: release_route
-DELETE FROM scripts_es.script_routes WHERE tenant_id = %(tenant_id)s AND script_id = %(script_id)s;
 
 -- name: record_command
 INSERT INTO scripts_es.commands (tenant_id, command_id, kind, result)
