@@ -51,9 +51,9 @@ def expect(aggregate: Script | Execution, expected: int | None) -> None:
         raise ConcurrencyConflict(aggregate.id, expected)
 
 
-def _script(cmd: c.Command, uow: UnitOfWork, script_id: UUID, *, writing: bool = True) -> Script:
+def _script(cmd: c.Command, uow: UnitOfWork, script_id: UUID) -> Script:
     # Only the aggregate being written may come from the cache: its append detects staleness.
-    cached = writing and uow.use_cache
+    cached = uow.use_cache
     script = uow.scripts.load(uow.conn, script_id, cached=cached)
     if cached:
         uow.cached_ids.append(script_id)
@@ -110,8 +110,10 @@ def delete_script(cmd: c.DeleteScript, uow: UnitOfWork) -> Script | Execution:
 
 
 def start_execution(cmd: c.StartExecution, uow: UnitOfWork) -> Script | Execution:
-    # expected_version, if given, is the script version the caller means to run.
-    script = _script(cmd, uow, cmd.script_id, writing=False)
+    # expected_version, if given, is the script version the caller means to run. The script
+    # is held (shared) until commit, so a concurrent disable or delete lands before or after.
+    script = uow.executions.runnable(uow.conn, cmd.script_id)
+    expect(script, cmd.expected_version)
     opener = Execution.enqueue if isinstance(cmd, c.EnqueueExecution) else Execution.start
     execution = opener(
         script=script,

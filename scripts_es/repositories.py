@@ -167,9 +167,10 @@ class _Repository:
         self.s = session
 
     def _save(
-        self, aggregate: AggregateT, extra: Callable[[Conn], None] | None = None
+        self, aggregate: AggregateT, check: Callable[[Conn], object] | None = None
     ) -> AggregateT:
-        """Append the pending events in one transaction with routes and inline projection."""
+        """Append the pending events in one transaction with routes and inline projection;
+        `check` runs first in that transaction and may refuse the write."""
         events: Sequence[DomainEvent] = aggregate.pending_events
         if not events:
             return aggregate
@@ -183,9 +184,9 @@ class _Repository:
             self.s.staged.clear()
             try:
                 with self.s.db.tenant(self.s.tenant_id) as conn:
+                    if check:
+                        check(conn)
                     self.write(conn, aggregate)
-                    if extra:
-                        extra(conn)
                 self.s.committed(aggregate)
             except DuplicateKey as error:
                 self.s.cache.evict(self.s.tenant_id, aggregate.id)
@@ -214,6 +215,7 @@ class _Repository:
 
     def _write_script(self, conn: Conn, aggregate: Script, params: dict[str, Any]) -> Any:
         events = aggregate.pending_events
+        conn.execute(Q["lock_stream"], {"id": aggregate.id}, prepare=True)
         route_changed = aggregate.type is ScriptType.HTTP and any(
             isinstance(e, _ROUTE_EVENTS) for e in events
         )
@@ -380,10 +382,16 @@ class ExecutionRepository(_Repository):
     def create(self, execution: Execution) -> Execution:
         """Store a new execution; its script must exist, live, in this tenant."""
         self._check_tenant(execution, creating=True)
-        script = self._read(lambda conn: ScriptRepository(self.s).load(conn, execution.script_id))
+        return self._save(execution, check=lambda conn: self.runnable(conn, execution.script_id))
+
+    def runnable(self, conn: Conn, script_id: UUID) -> Script:
+        """The script an execution starts from, held against concurrent changes until commit:
+        live and enabled, or NotFound / InvalidTransition."""
+        conn.execute(Q["share_streams"], {"ids": [script_id]})
+        script = ScriptRepository(self.s).load(conn, script_id)
         if not script.is_enabled:
             raise InvalidTransition(f"script {script.id} is disabled and cannot run")
-        return self._save(execution)
+        return script
 
     def update(self, execution: Execution) -> Execution:
         """Store the pending events of an execution loaded earlier."""

@@ -48,6 +48,11 @@ WHERE e.tenant_id = %(tenant_id)s AND e.originator_id = %(originator_id)s
   AND e.originator_version <= %(upto)s
 ORDER BY 2, 1 DESC;
 
+-- name: lock_stream
+-- Every script write holds its stream exclusively, so a command that only looks at the
+-- script (starting an execution) and takes it shared sees it either before or after.
+SELECT pg_advisory_xact_lock(hashtextextended(%(id)s::text, 0));
+
 -- name: share_streams
 -- Shared per-stream lock (prunes take it exclusively), taken in id order to avoid deadlocks.
 SELECT pg_advisory_xact_lock_shared(hashtextextended(id::text, 0))

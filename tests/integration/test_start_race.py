@@ -1,0 +1,50 @@
+"""Starting an execution holds its script against a concurrent disable until commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from scripts_es import ScriptsModule
+from scripts_es import commands as c
+from scripts_es.errors import InvalidTransition
+from scripts_es.repositories import ExecutionRepository
+
+
+def test_a_disable_racing_a_start_lands_either_before_or_after_it(
+    module: ScriptsModule, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = module.tenant(uuid.uuid4(), uuid.uuid4())
+    script = t.handle(c.CreateScript(name="racy", content="x", type="one_off"))
+    checked = threading.Event()
+    original = ExecutionRepository.runnable
+
+    def slow_runnable(self: ExecutionRepository, conn: object, script_id: uuid.UUID) -> object:
+        held = original(self, conn, script_id)  # type: ignore[arg-type]
+        checked.set()
+        time.sleep(0.5)  # the disable below commits meanwhile, unless the start holds the script
+        return held
+
+    monkeypatch.setattr(ExecutionRepository, "runnable", slow_runnable)
+    disabled_at: list[float] = []
+
+    def disable() -> None:
+        checked.wait(5)
+        t.handle(c.DisableScript(script_id=script.id))
+        disabled_at.append(time.monotonic())
+
+    racer = threading.Thread(target=disable)
+    racer.start()
+    run = t.handle(c.StartExecution(script_id=script.id, trigger={"type": "api"}))
+    started_at = time.monotonic()
+    racer.join()
+    # The disable waited for the start's commit: the execution ran an enabled script.
+    assert disabled_at[0] >= started_at
+    assert run.script_version == 1
+    assert t.scripts.find_by_id(script.id).is_enabled is False
+    monkeypatch.undo()
+    with pytest.raises(InvalidTransition):
+        t.handle(c.StartExecution(script_id=script.id, trigger={"type": "api"}))
