@@ -37,10 +37,9 @@ def db_install(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = 
     with opened(chosen, install=True):
         pass
     out = output(chosen)
-    if out.as_json:
-        out.emit({"installed": True})
-    else:
-        out.show(key_values("Schema", [("installed", "yes (idempotent)")]))
+    out.result(
+        {"installed": True}, lambda: key_values("Schema", [("installed", "yes (idempotent)")])
+    )
 
 
 @app.command("demo")

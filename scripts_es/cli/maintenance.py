@@ -38,10 +38,7 @@ def status(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = Fals
     out = output(chosen)
     with opened(chosen) as module:
         rows = module.projection_status()
-    if out.as_json:
-        out.emit({"projections": rows})
-    else:
-        out.show(views.projection_status(rows))
+    out.result({"projections": rows}, lambda: views.projection_status(rows))
 
 
 @projections_app.command("run")
@@ -67,10 +64,7 @@ def run(
         report = module.run_projections(
             once=once, batch_size=batch_size, stop=stop, progress=batch_done
         )
-    if out.as_json:
-        out.emit(report)
-    else:
-        out.show(views.run_report(report, once=once))
+    out.result(report, lambda: views.run_report(report, once=once))
 
 
 @projections_app.command("rebuild")
@@ -85,10 +79,7 @@ def rebuild(
     out = output(chosen)
     with opened(chosen) as module, out.progress("Rebuilding") as progress:
         report = module.rebuild_projections(tenant_id=tenant, progress=progress)
-    if out.as_json:
-        out.emit(report)
-    else:
-        out.show(views.rebuild_report(report))
+    out.result(report, lambda: views.rebuild_report(report))
 
 
 @projections_app.command("verify")
@@ -103,10 +94,7 @@ def verify(
     out = output(chosen)
     with opened(chosen) as module, out.progress("Verifying") as progress:
         report = module.verify_projections(tenant_id=tenant, progress=progress)
-    if out.as_json:
-        out.emit(report)
-    else:
-        out.show(views.verify_report(report))
+    out.result(report, lambda: views.verify_report(report))
     if not report.ok:
         raise typer.Exit(1)
 
@@ -140,10 +128,7 @@ def prune_scripts(
     out = output(chosen)
     with opened(chosen) as module, out.progress("Pruning scripts") as progress:
         summary = module.prune_scripts(policy, tenant_id=tenant, dry_run=dry_run, progress=progress)
-    if out.as_json:
-        out.emit(summary)
-    else:
-        out.show(views.prune_summary("Script history", summary))
+    out.result(summary, lambda: views.prune_summary("Script history", summary))
 
 
 @prune_app.command("executions")
@@ -171,10 +156,7 @@ def prune_executions(
         summary = module.prune_executions(
             older_than_days, keep_last_per_script=keep_last, tenant_id=tenant, dry_run=dry_run
         )
-    if out.as_json:
-        out.emit(summary)
-    else:
-        out.show(views.prune_summary("Executions", summary))
+    out.result(summary, lambda: views.prune_summary("Executions", summary))
 
 
 @contextmanager

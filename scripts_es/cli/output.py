@@ -74,6 +74,13 @@ class Output:
         if not self.as_json:
             self.console.print(*renderables)
 
+    def result(self, document: Any, view: Callable[[], RenderableType]) -> None:
+        """A command's result: `document` as JSON, or the rich `view` of it."""
+        if self.as_json:
+            self.emit(document)
+        else:
+            self.show(view())
+
     @property
     def interactive(self) -> bool:
         """True when progress bars make sense: human output to a terminal."""
