@@ -59,11 +59,18 @@ def run_batch(db: Database, store: EventStore, batch_size: int) -> int:
 
 def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any = None) -> None:
     """Write the current rows of every stream `events` touch (rows: tenant, id, version, topic,
-    state, ...), with version rows for those events."""
+    state, ...), with version rows for those events.
+
+    Without `tables` (the runner) the streams are held shared first, so prunes of them wait
+    for this transaction (or finished before it loads them). With `tables` (the catch-up of
+    rebuild and verify) the caller already holds the read-model tables, which no prune can
+    commit without, and takes no stream lock: stream locks come before table locks on every
+    path (schema.sql), so waiting for one here could close a circle with a writer.
+    """
     rows = Rows()
     key: Callable[[Any], tuple[Any, Any]] = lambda row: (row[0], row[1])  # noqa: E731
-    # Prunes of these streams wait for this transaction (or finished before it loads them).
-    conn.execute(STORE_Q["share_streams"], {"ids": sorted({row[1] for row in events})})
+    if tables is None:
+        conn.execute(STORE_Q["share_streams"], {"ids": sorted({row[1] for row in events})})
     for (tenant_id, stream_id), group in groupby(sorted(events, key=key), key=key):
         stream = sorted(group, key=lambda row: row[2])
         loaded = store.load(conn, tenant_id, stream_id, fold_for(stream[0][3]))

@@ -32,10 +32,14 @@ class UnitOfWork:
 
     def save(self, aggregate: Script | Execution) -> Script | Execution:
         """Write the aggregate's pending events in this transaction."""
+        repo = self.scripts if isinstance(aggregate, Script) else self.executions
         if aggregate.pending_events:
-            repo = self.scripts if isinstance(aggregate, Script) else self.executions
             self.written = aggregate  # before writing: a conflict reports on it
-            repo.write(self.conn, aggregate)
+            repo.write(self.conn, aggregate)  # checks the stream's head (StreamMoved)
+        elif aggregate.id in self.cached_ids:
+            # A no-op decided on a cached state stands only if the stream has not moved since:
+            # checked in this transaction, before anything is recorded under the command_id.
+            repo.lock_head(self.conn, aggregate.id, aggregate.version)
         return aggregate.without_pending()
 
     @property

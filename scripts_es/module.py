@@ -36,7 +36,7 @@ from scripts_es.repositories import (
 )
 from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import Database, Q, install_schema
-from scripts_es.store.errors import DuplicateKey
+from scripts_es.store.errors import DuplicateKey, StreamMoved
 from scripts_es.store.event_store import EventStore
 
 Result = Script | Execution | PruneResult
@@ -98,7 +98,7 @@ class TenantSession:
                     if command.command_id is not None:
                         self._record(conn, command, result)
                 s.committed(decided[-1] if decided else None)
-            except DuplicateKey as error:
+            except (DuplicateKey, StreamMoved) as error:
                 if command.command_id is not None:
                     # A concurrent handling of the same command may have won (its write made
                     # ours collide on the command log, a route or the stream): same result.
@@ -106,19 +106,17 @@ class TenantSession:
                         replay = self._replay(conn, command)
                     if replay is not None:
                         return replay
-                if not decided:
-                    raise
-                raise self.scripts._conflict(error, decided[-1]) from None
+                if decided:
+                    raise self.scripts._conflict(error, decided[-1]) from None
+                if isinstance(error, StreamMoved) and cached:  # a no-op on a stale cached state
+                    raise ConcurrencyConflict(cached[-1]) from None
+                raise
             if isinstance(result, Script | Execution):
                 s.cache.put(result)
             return result
 
         try:
-            result = s.db.retrying(lambda n: attempt(n, True))
-            if not cached or decided:
-                return result
-            # A no-op decided on a cached state may be stale (another process changed the
-            # aggregate, and nothing we wrote could collide with that): decide again, fresh.
+            return s.db.retrying(lambda n: attempt(n, True))
         except ConcurrencyConflict:
             if not cached:
                 raise

@@ -47,7 +47,7 @@ from scripts_es.errors import (
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import Conn, Database, Q
-from scripts_es.store.errors import DuplicateKey
+from scripts_es.store.errors import DuplicateKey, StreamMoved
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load
 
@@ -188,7 +188,7 @@ class _Repository:
                         check(conn)
                     self.write(conn, aggregate)
                 self.s.committed(aggregate)
-            except DuplicateKey as error:
+            except (DuplicateKey, StreamMoved) as error:
                 self.s.cache.evict(self.s.tenant_id, aggregate.id)
                 raise self._conflict(error, aggregate) from None
             saved = aggregate.without_pending()
@@ -204,6 +204,7 @@ class _Repository:
             self.s.tenant_id, aggregate.pending_events, aggregate
         )
         params["project"] = self.s.inline_projection
+        self.lock_head(conn, aggregate.id, aggregate.pending_events[0].originator_version - 1)
         if isinstance(aggregate, Execution):
             cursor = conn.execute(W["write_execution"], {**params, **execution_params(aggregate)})
         else:
@@ -213,9 +214,17 @@ class _Repository:
             assert row is not None
             self.s.wrote((row[0], row[1]))
 
+    def lock_head(self, conn: Conn, stream_id: UUID, head: int) -> None:
+        """Hold the stream until commit and check that its head is `head` (StreamMoved if
+        not): pruning removes old events, so the events primary key alone cannot tell."""
+        conn.execute(
+            Q["lock_stream_head"],
+            {"tenant_id": self.s.tenant_id, "id": stream_id, "head": head},
+            prepare=True,
+        )
+
     def _write_script(self, conn: Conn, aggregate: Script, params: dict[str, Any]) -> Any:
         events = aggregate.pending_events
-        conn.execute(Q["lock_stream"], {"id": aggregate.id}, prepare=True)
         route_changed = aggregate.type is ScriptType.HTTP and any(
             isinstance(e, _ROUTE_EVENTS) for e in events
         )
@@ -230,11 +239,13 @@ class _Repository:
         )
         return conn.execute(W["write_script"], params)
 
-    def _conflict(self, error: DuplicateKey, aggregate: Script | Execution) -> Exception:
-        if error.constraint == "script_routes_pkey" and isinstance(aggregate, Script):
-            assert isinstance(aggregate.metadata, HTTPMetadata)
+    def _conflict(
+        self, error: DuplicateKey | StreamMoved, aggregate: Script | Execution
+    ) -> Exception:
+        if isinstance(error, DuplicateKey) and error.constraint == "script_routes_pkey":
+            assert isinstance(aggregate, Script) and isinstance(aggregate.metadata, HTTPMetadata)
             return RouteConflict(aggregate.metadata.method, aggregate.metadata.path)
-        if error.constraint == "events_pkey":
+        if isinstance(error, StreamMoved) or error.constraint == "events_pkey":
             first = aggregate.pending_events[0].originator_version
             if first == 1:
                 kind = "script" if isinstance(aggregate, Script) else "execution"

@@ -4,10 +4,10 @@
 -- name: lock_stream
 -- Prunes hold a stream exclusively; readers that must not see half of a prune (time travel,
 -- the projection runner) take the same key shared.
-SELECT pg_advisory_xact_lock(hashtextextended(%(stream_id)s::text, 0));
+SELECT pg_advisory_xact_lock(scripts_es.stream_key(%(stream_id)s));
 
 -- name: lock_streams
-SELECT pg_advisory_xact_lock(hashtextextended(id::text, 0))
+SELECT pg_advisory_xact_lock(scripts_es.stream_key(id))
 FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;
 
 -- name: stored_versions
@@ -55,7 +55,15 @@ SELECT count(*), coalesce(sum(octet_length(state)), 0) FROM scripts_es.events
 WHERE tenant_id = %(tenant_id)s AND originator_id = ANY(%(ids)s);
 
 -- name: delete_execution_streams
-DELETE FROM scripts_es.events WHERE tenant_id = %(tenant_id)s AND originator_id = ANY(%(ids)s);
+-- A tombstone keeps each removed stream's version, so its id can never start a new stream.
+WITH removed AS (
+    DELETE FROM scripts_es.events
+    WHERE tenant_id = %(tenant_id)s AND originator_id = ANY(%(ids)s)
+    RETURNING originator_id, originator_version
+)
+INSERT INTO scripts_es.stream_tombstones (tenant_id, stream_id, version)
+SELECT %(tenant_id)s, originator_id, max(originator_version) FROM removed GROUP BY originator_id
+ON CONFLICT (tenant_id, stream_id) DO UPDATE SET version = excluded.version;
 
 -- name: delete_execution_snapshots
 DELETE FROM scripts_es.snapshots WHERE tenant_id = %(tenant_id)s AND originator_id = ANY(%(ids)s);

@@ -17,6 +17,7 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     pg.SerializationFailure,
     pg.DeadlockDetected,
 )
+STREAM_MOVED = "SE409"  # raised by scripts_es.lock_stream_head (schema.sql)
 
 
 @contextmanager
@@ -26,19 +27,30 @@ def translated() -> Iterator[None]:
         yield
     except ScriptsError:
         raise
-    except pg.UniqueViolation as error:
-        raise DuplicateKey(error.diag.constraint_name or "") from None
-    except (pg.UndefinedTable, pg.InvalidSchemaName, pg.UndefinedFunction) as error:
-        raise StorageError(
+    except (psycopg.Error, psycopg_pool.PoolTimeout) as error:
+        raise translation(error) from None
+
+
+def translation(error: psycopg.Error | psycopg_pool.PoolTimeout) -> ScriptsError:
+    """The scripts_es error that stands for a driver error."""
+    if isinstance(error, pg.UniqueViolation):
+        return DuplicateKey(error.diag.constraint_name or "")
+    if isinstance(error, psycopg.Error) and error.sqlstate == STREAM_MOVED:
+        return StreamMoved(first_line(error))
+    if isinstance(error, pg.UndefinedTable | pg.InvalidSchemaName | pg.UndefinedFunction):
+        return StorageError(
             f"the scripts-es schema is missing or outdated ({first_line(error)}): "
             "run `scripts-es db install`"
-        ) from None
-    except (psycopg.DataError, pg.CharacterNotInRepertoire, pg.UntranslatableCharacter) as error:
-        raise InvalidInput("value", f"the database rejected a value: {first_line(error)}") from None
-    except TRANSIENT as error:
-        raise StorageUnavailable(f"database unavailable: {first_line(error)}") from None
-    except psycopg.Error as error:
-        raise StorageError(f"database error: {first_line(error)}") from None
+        )
+    if isinstance(error, psycopg.DataError):
+        return InvalidInput("value", f"the database rejected a value: {first_line(error)}")
+    if isinstance(error, TRANSIENT):
+        return StorageUnavailable(f"database unavailable: {first_line(error)}")
+    return StorageError(f"database error: {first_line(error)}")
+
+
+class StreamMoved(Conflict):
+    """The stream's head is not the version an append was decided on (raised in SQL)."""
 
 
 class DuplicateKey(Conflict):

@@ -48,14 +48,14 @@ WHERE e.tenant_id = %(tenant_id)s AND e.originator_id = %(originator_id)s
   AND e.originator_version <= %(upto)s
 ORDER BY 2, 1 DESC;
 
--- name: lock_stream
--- Every script write holds its stream exclusively, so a command that only looks at the
--- script (starting an execution) and takes it shared sees it either before or after.
-SELECT pg_advisory_xact_lock(hashtextextended(%(id)s::text, 0));
+-- name: lock_stream_head
+-- Every append (and every no-op decided on a cached state) holds its stream exclusively and
+-- checks its head first: see scripts_es.lock_stream_head in schema.sql for the lock order.
+SELECT scripts_es.lock_stream_head(%(tenant_id)s, %(id)s, %(head)s);
 
 -- name: share_streams
 -- Shared per-stream lock (prunes take it exclusively), taken in id order to avoid deadlocks.
-SELECT pg_advisory_xact_lock_shared(hashtextextended(id::text, 0))
+SELECT pg_advisory_xact_lock_shared(scripts_es.stream_key(id))
 FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;
 
 -- name: event_exists

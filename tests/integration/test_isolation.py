@@ -49,7 +49,8 @@ class Seeded:
 
 def seed(t: TenantSession) -> TenantData:
     """Rows for one tenant in every tenant table: scripts of all types (an http route), a long
-    history (snapshots), a pruned history (audit), executions, commands with a command_id."""
+    history (snapshots), a pruned history (audit), executions (one removed by retention),
+    commands with a command_id."""
     data = TenantData(t)
     for type_ in ScriptType:
         tags = ["shared", type_.value]
@@ -65,6 +66,10 @@ def seed(t: TenantSession) -> TenantData:
     done = t.handle(c.CompleteExecution(execution_id=done.id, status="completed"))
     queued = t.handle(c.EnqueueExecution(script_id=long.id, trigger={"type": "cron"}))
     data.executions = [running, done, queued]
+    for _ in range(2):  # the older one is removed by retention: a tombstone keeps its id
+        old = t.handle(c.StartExecution(script_id=long.id, trigger={"type": "api"}))
+        t.handle(c.CompleteExecution(execution_id=old.id, status="failed"))
+    assert t.executions.prune(0, keep_last_per_script=1) == 1
     doomed = t.handle(create_command(ScriptType.HTTP, metadata={"path": "/gone"}))
     t.handle(c.DeleteScript(script_id=doomed.id))
     return data
