@@ -65,3 +65,5 @@ class PruneSummary(Report):
     events_removed: int
     executions_removed: int
     bytes_freed: int
+    # Targets listed at the start that were gone when their turn came (deleted meanwhile).
+    skipped: int = 0

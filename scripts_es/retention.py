@@ -17,7 +17,7 @@ from psycopg.types.json import Jsonb
 
 from scripts_es.domain import PruneResult, VersionRetentionPolicy
 from scripts_es.domain import script as script_fold
-from scripts_es.errors import ConcurrencyConflict, InvalidInput
+from scripts_es.errors import ConcurrencyConflict, InvalidInput, NotFound
 from scripts_es.reports import PruneSummary
 from scripts_es.store.sql import load, one
 
@@ -132,23 +132,31 @@ def prune_all_scripts(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> PruneSummary:
-    """Operator prune across tenants: each script in its own tenant transaction."""
+    """Operator prune across tenants: each script in its own tenant transaction.
+
+    The targets are listed first, then pruned one by one: a script deleted (or gone with its
+    tenant) in between is skipped and counted in `skipped`, never an abort of the whole run.
+    """
     check_policy(policy)
     with module.db.maintenance() as conn:
         targets = conn.execute(Q["tenants_with_scripts"], {"tenant_id": tenant_id}).fetchall()
-    touched = removed = freed = 0
+    touched = removed = freed = skipped = 0
     sessions: dict[UUID, ScriptRepository] = {}
     for done, (tenant, script_id) in enumerate(targets, start=1):
         if tenant not in sessions:
             sessions[tenant] = module.tenant(tenant, OPERATOR).scripts
-        pruned = prune_script(sessions[tenant], script_id, policy, dry_run=dry_run)
-        if pruned.result.removed:
-            touched += 1
-            removed += pruned.result.removed
-            freed += pruned.bytes_freed
+        try:
+            pruned = prune_script(sessions[tenant], script_id, policy, dry_run=dry_run)
+        except NotFound:  # deleted since it was listed
+            skipped += 1
+        else:
+            if pruned.result.removed:
+                touched += 1
+                removed += pruned.result.removed
+                freed += pruned.bytes_freed
         if progress:
             progress(done, len(targets))
-    return PruneSummary(dry_run, touched, removed, 0, freed)
+    return PruneSummary(dry_run, touched, removed, 0, freed, skipped=skipped)
 
 
 def prune_all_executions(
@@ -159,7 +167,11 @@ def prune_all_executions(
     tenant_id: UUID | None = None,
     dry_run: bool = False,
 ) -> PruneSummary:
-    """Operator prune of old terminal executions across tenants (one transaction per tenant)."""
+    """Operator prune of old terminal executions across tenants (one transaction per tenant).
+
+    Each tenant's doomed executions are selected inside its own transaction, so a tenant whose
+    executions went away after the listing simply has nothing to remove (no error, no skip).
+    """
     with module.db.maintenance() as conn:
         tenants = [
             row[0] for row in conn.execute(Q["tenants_with_executions"], {"tenant_id": tenant_id})

@@ -128,5 +128,6 @@ def prune_summary(what: str, summary: PruneSummary) -> RenderableType:
             ("events removed", summary.events_removed),
             ("executions removed", summary.executions_removed),
             ("bytes freed", human_bytes(summary.bytes_freed)),
+            ("skipped (gone meanwhile)", summary.skipped),
         ],
     )
