@@ -69,7 +69,7 @@ KINDS = (
     Kind(
         "search",
         lambda r, d: {"search": r.choice(d.searches)},
-        SELECT + "AND (lower(name) LIKE %s OR lower(description) LIKE %s) " + RECENT,
+        SELECT + "AND (lower(name) LIKE lower(%s) OR lower(description) LIKE lower(%s)) " + RECENT,
         lambda p: [like_pattern(p["search"])] * 2,
     ),
     Kind(

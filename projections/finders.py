@@ -37,8 +37,14 @@ _DIRECTION = {"asc": sql.SQL("ASC"), "desc": sql.SQL("DESC")}
 
 
 def like_pattern(text: str) -> str:
-    """A LIKE pattern matching `text` literally as a substring (\\ escapes % and _)."""
-    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    """A LIKE pattern matching `text` literally as a substring (\\ escapes % and _).
+
+    The case is left alone: the query folds it in SQL, with the same `lower()` it applies to the
+    column (and the trigram indexes to their keys). Python's `str.lower` disagrees with the
+    database's (U+0130 "İ" -> "i̇" vs "i", final sigma, ...), so folding on both sides with
+    different functions missed exact names.
+    """
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
 
 
@@ -75,7 +81,8 @@ def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable
     if p.search is not None:
         pattern = like_pattern(p.search)
         add(
-            "(lower(name) LIKE %s ESCAPE '\\' OR lower(description) LIKE %s ESCAPE '\\')",
+            "(lower(name) LIKE lower(%s) ESCAPE '\\'"
+            " OR lower(description) LIKE lower(%s) ESCAPE '\\')",
             pattern,
             pattern,
         )
