@@ -5,6 +5,8 @@ The WHERE and ORDER BY clauses are assembled from fixed SQL fragments; every val
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -95,10 +97,25 @@ def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable
     return sql.SQL(" AND ").join(clauses), params
 
 
+SortShape = tuple[tuple[tuple[str, str], ...], str]
+
+
+def sort_shape(sort: tuple[tuple[str, str], ...]) -> SortShape:
+    """What a caller's `sort` orders by: each field at its first mention (a later mention of the
+    same field cannot change the order), and the tie-break direction, that of the last key.
+
+    Callers can send endlessly many distinct sorts; they come down to a few hundred shapes.
+    """
+    keys: dict[str, str] = {}
+    for field, direction in sort:
+        keys.setdefault(field, direction)
+    return tuple(keys.items()), sort[-1][1] if sort else "asc"
+
+
 def order_by(sort: tuple[tuple[str, str], ...]) -> sql.Composable:
     """The sort keys, then id as the tie-break in the direction of the last key."""
-    keys = [sql.SQL("{} {}").format(sql.Identifier(f), _DIRECTION[d]) for f, d in sort]
-    last = sort[-1][1] if sort else "asc"
+    fields, last = sort_shape(sort)
+    keys = [sql.SQL("{} {}").format(sql.Identifier(f), _DIRECTION[d]) for f, d in fields]
     keys.append(sql.SQL("id {}").format(_DIRECTION[last]))
     return sql.SQL(", ").join(keys)
 
@@ -117,32 +134,61 @@ def count_scripts_query(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Compo
     return query, params
 
 
-def _script_shape(p: ScriptFindParams) -> tuple[Any, ...]:
-    """What the SQL text of a script query depends on (not the values)."""
+def _script_filters_shape(p: ScriptFindParams) -> tuple[bool, ...]:
+    """What the WHERE clause of a script query depends on (which filters, not their values)."""
     present = (p.type, p.enabled, p.tags_any, p.search, p.created_by)
     dates = (p.updated_after, p.updated_before)
-    return (*(v is not None for v in (*present, *dates)), bool(p.tags_all), p.sort)
+    return (*(v is not None for v in (*present, *dates)), bool(p.tags_all))
 
 
-_RENDERED: dict[tuple[Any, ...], str] = {}
+class RenderCache:
+    """Rendered SQL per query shape, least recently used first out beyond `maxsize`.
+
+    Keys are shapes (which filters are present, the normalised sort), never caller values, and
+    the size is bounded whatever shapes callers send.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._texts: OrderedDict[tuple[Any, ...], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def get(self, key: tuple[Any, ...], query: sql.Composable) -> str:
+        """The text of `query` (whose shape is `key`), rendered at most once while cached."""
+        with self._lock:
+            text = self._texts.get(key)
+            if text is not None:
+                self._texts.move_to_end(key)
+                return text
+        text = render(query)  # outside the lock: rendering is the slow part
+        with self._lock:
+            self._texts[key] = text
+            self._texts.move_to_end(key)
+            while len(self._texts) > self.maxsize:
+                self._texts.popitem(last=False)
+        return text
+
+    def clear(self) -> None:
+        with self._lock:
+            self._texts.clear()
 
 
-def _cached(key: tuple[Any, ...], query: sql.Composable) -> str:
-    """Composed SQL rendered once per query shape (rendering costs more than the query)."""
-    text = _RENDERED.get(key)
-    if text is None:
-        text = _RENDERED[key] = render(query)
-    return text
+# The common shapes (a handful of filter combinations, a few sorts) fit many times over.
+RENDERED = RenderCache(maxsize=512)
 
 
 def find_scripts_sql(tenant_id: UUID, p: ScriptFindParams) -> tuple[str, list[Any]]:
     query, params = find_scripts_query(tenant_id, p)
-    return _cached(("find", *_script_shape(p)), query), params
+    key = ("find", *_script_filters_shape(p), sort_shape(p.sort))
+    return RENDERED.get(key, query), params
 
 
 def count_scripts_sql(tenant_id: UUID, p: ScriptFindParams) -> tuple[str, list[Any]]:
-    query, params = count_scripts_query(tenant_id, p)
-    return _cached(("count", *_script_shape(p)), query), params
+    query, params = count_scripts_query(tenant_id, p)  # no ORDER BY: the sort is no part of it
+    return RENDERED.get(("count", *_script_filters_shape(p)), query), params
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -225,8 +271,8 @@ def find_executions_sql(
 ) -> tuple[str, list[Any]]:
     query, params = find_executions_query(tenant_id, script_id, p)
     present = (p.status, p.trigger_type, p.started_after, p.started_before)
-    key = ("executions", *(v is not None for v in present), p.sort)
-    return _cached(key, query), params
+    key = ("executions", *(v is not None for v in present), sort_shape(p.sort))
+    return RENDERED.get(key, query), params
 
 
 _STATUSES = {s.value: s for s in ExecutionStatus}
