@@ -1,4 +1,6 @@
 -- scripts-es: the complete schema, the single source of truth. Applying it twice is harmless.
+-- Every change to it also ships as a numbered migration in scripts_es/migrations/; a test proves
+-- that this file and every migration applied in order give the same catalog.
 -- Everything lives in schema "scripts_es". Every table holding tenant data leads with tenant_id
 -- (so it can be distributed by tenant_id on Citus), has ENABLE + FORCE ROW LEVEL SECURITY and a
 -- policy keyed on the per-transaction setting app.tenant_id.
@@ -254,11 +256,12 @@ CREATE INDEX IF NOT EXISTS executions_trigger_idx
 CREATE INDEX IF NOT EXISTS executions_retention_idx
     ON scripts_es.executions (tenant_id, completed_at) WHERE completed_at IS NOT NULL;
 
--- Which schema.sql was applied last (its digest), so opening the module skips re-applying it.
-CREATE TABLE IF NOT EXISTS scripts_es.schema_meta (
-    id           int         PRIMARY KEY CHECK (id = 1),
-    digest       text        NOT NULL,
-    installed_at timestamptz NOT NULL
+-- Which migrations (scripts_es/migrations/) this database has: a fresh install from this file
+-- records every one; `scripts-es db upgrade` applies and records the missing ones.
+CREATE TABLE IF NOT EXISTS scripts_es.schema_version (
+    version    int         PRIMARY KEY,
+    name       text        NOT NULL,
+    applied_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Positions of the out-of-process projection runner (not tenant data).
@@ -321,3 +324,6 @@ GRANT USAGE ON SEQUENCE scripts_es.events_notification_id_seq TO scripts_es_app,
 GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.projection_tracking TO scripts_es_maint;
 GRANT SELECT ON scripts_es.projection_tracking TO scripts_es_app;
 GRANT CREATE ON SCHEMA scripts_es TO scripts_es_maint;
+-- Any login of the module reads the version before it does anything (least privilege: a host
+-- login that is a member of scripts_es_app only must be able to open the module).
+GRANT SELECT ON scripts_es.schema_version TO scripts_es_app, scripts_es_maint;

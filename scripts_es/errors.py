@@ -72,3 +72,16 @@ class StorageUnavailable(ScriptsError):
 
 class StorageError(ScriptsError):
     """The database refused an operation for a reason the caller cannot fix."""
+
+
+class SchemaVersionMismatch(StorageError):
+    """The database's schema version is not the one this code was written for."""
+
+    def __init__(self, database_version: int | None, code_version: int, message: str) -> None:
+        super().__init__(message)
+        self.database_version = database_version
+        self.code_version = code_version
+
+
+class PermissionDenied(ScriptsError):
+    """The database login may not do this (least privilege); the message names the role."""

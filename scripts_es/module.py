@@ -34,8 +34,9 @@ from scripts_es.repositories import (
     check_uuid,
     system_clock,
 )
+from scripts_es.store import migrations
 from scripts_es.store.cache import AggregateCache
-from scripts_es.store.database import Database, Q, install_schema
+from scripts_es.store.database import Database, Q, install_schema, with_timeout
 from scripts_es.store.errors import DuplicateKey, StreamMoved
 from scripts_es.store.event_store import EventStore
 
@@ -197,6 +198,23 @@ class Options:
     auto_prune: AutoPrune | None = None
 
 
+def upgrade_schema(dsn: str | None = None) -> migrations.SchemaStatus:
+    """Install the schema or apply its pending migrations (as the schema's owner)."""
+    resolved = resolve_dsn(dsn)
+    install_schema(resolved)
+    return schema_status(resolved)
+
+
+def schema_status(dsn: str | None = None) -> migrations.SchemaStatus:
+    """The database's schema version beside the code's (nothing is changed)."""
+    import psycopg
+
+    from scripts_es.store.errors import translated
+
+    with translated(), psycopg.connect(with_timeout(resolve_dsn(dsn))) as conn:
+        return migrations.status(conn)
+
+
 class ScriptsModule:
     """The embeddable module. Open it once per process; take a tenant session per request."""
 
@@ -229,8 +247,15 @@ class ScriptsModule:
         cache_size: int = 1024,
         projection_timeout: float = 10.0,
         auto_prune: AutoPrune | None = None,
+        maintenance_dsn: str | None = None,
     ) -> ScriptsModule:
         """Connect (embedded PostgreSQL when no DSN is configured) and install the schema.
+
+        install: install the schema, or apply pending migrations (needs the schema's owner);
+            with False the database must already be at this code's version.
+        maintenance_dsn: a login that is a member of scripts_es_maint, for the runner,
+            rebuild, verify and cross-tenant prunes; by default the same login as `dsn`. A
+            host app's own login then needs to be a member of scripts_es_app only.
 
         snapshot_every: store a snapshot every N events of a stream (0 turns snapshots off).
         inline_projections: update the read model in the write transaction (read-your-writes);
@@ -248,7 +273,7 @@ class ScriptsModule:
         resolved = resolve_dsn(dsn)
         if install:
             install_schema(resolved)
-        db = Database(resolved, max_size=pool_size)
+        db = Database(resolved, max_size=pool_size, maintenance_dsn=maintenance_dsn)
         db.open()
         options = Options(
             clock=clock or system_clock,

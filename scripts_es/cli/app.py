@@ -8,6 +8,8 @@ from scripts_es.cli import demo as demo_story
 from scripts_es.cli import maintenance
 from scripts_es.cli.options import DsnOption, JsonOption, Settings, opened, output, settings
 from scripts_es.cli.output import key_values
+from scripts_es.module import schema_status, upgrade_schema
+from scripts_es.store.migrations import SchemaStatus
 
 app = typer.Typer(
     name="scripts-es",
@@ -32,14 +34,51 @@ def root(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = False)
 
 @db_app.command("install")
 def db_install(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = False) -> None:
-    """Apply the schema (tables, roles, row-level security); safe to run again."""
+    """Create the schema and roles, or bring an existing one up to date; safe to run again.
+
+    Run it with the owner's login (it creates roles, tables, policies and grants)."""
     chosen = settings(ctx, dsn, as_json)
-    with opened(chosen, install=True):
-        pass
-    out = output(chosen)
-    out.result(
-        {"installed": True}, lambda: key_values("Schema", [("installed", "yes (idempotent)")])
+    status = upgrade_schema(chosen.dsn)
+    output(chosen).result(
+        {"installed": True},
+        lambda: key_values("Schema", [("installed", f"yes (version {status.code_version})")]),
     )
+
+
+@db_app.command("upgrade")
+def db_upgrade(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = False) -> None:
+    """Apply the pending migrations in one transaction (one upgrader at a time)."""
+    chosen = settings(ctx, dsn, as_json)
+    before = schema_status(chosen.dsn).database_version
+    _show(chosen, "Schema upgrade", upgrade_schema(chosen.dsn), upgraded_from=(before,))
+
+
+@db_app.command("status")
+def db_status(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = False) -> None:
+    """The database's schema version, the code's, and the migrations still pending."""
+    chosen = settings(ctx, dsn, as_json)
+    _show(chosen, "Schema", schema_status(chosen.dsn))
+
+
+def _show(
+    chosen: Settings,
+    title: str,
+    status: SchemaStatus,
+    *,
+    upgraded_from: tuple[int | None] | None = None,
+) -> None:
+    """Render a schema status; `upgraded_from` holds the version before an upgrade."""
+    document = status.as_dict()
+    rows: list[tuple[str, object]] = [
+        ("database version", status.database_version or "not installed"),
+        ("code version", status.code_version),
+        ("pending", ", ".join(document["pending"]) or "none"),
+    ]
+    if upgraded_from is not None:
+        (before,) = upgraded_from
+        document["upgraded_from"] = before
+        rows.insert(0, ("upgraded from", "not installed" if before is None else before))
+    output(chosen).result(document, lambda: key_values(title, rows))
 
 
 @app.command("demo")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -18,9 +17,10 @@ from psycopg.pq import TransactionStatus
 from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
-from scripts_es.errors import StorageError, StorageUnavailable
+from scripts_es.errors import PermissionDenied, StorageUnavailable
+from scripts_es.store import migrations
 from scripts_es.store.errors import translated
-from scripts_es.store.sql import load, schema_sql
+from scripts_es.store.sql import load
 
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
@@ -53,31 +53,14 @@ def with_timeout(dsn: str, seconds: int = 10) -> str:
     return make_conninfo(dsn, connect_timeout=seconds)
 
 
-def installed_digest(conn: Conn) -> str | None:
-    """Digest of the schema.sql last applied to this database, or None if never."""
-    present = conn.execute(Q["schema_present"]).fetchone()
-    if not present or not present[0]:
-        return None
-    row = conn.execute(Q["schema_digest"]).fetchone()
-    return None if row is None else str(row[0])
+def install_schema(dsn: str) -> tuple[int | None, int]:
+    """Install the schema or apply its pending migrations; (version before, version after)."""
+    return migrations.upgrade(with_timeout(dsn))
 
 
-def install_schema(dsn: str, *, force: bool = False) -> bool:
-    """Apply schema.sql in one transaction unless this exact schema is already installed.
-
-    Re-applying is harmless but takes strong locks on live tables, so a recorded digest of
-    schema.sql short-circuits it. Returns whether the schema was applied.
-    """
-    text = schema_sql()
-    digest = hashlib.sha256(text.encode()).hexdigest()
-    with translated(), psycopg.connect(with_timeout(dsn), autocommit=False) as conn:
-        if not force and installed_digest(conn) == digest:
-            conn.rollback()
-            return False
-        conn.execute(text.encode())
-        conn.execute(Q["record_schema_digest"], {"digest": digest})
-        conn.commit()
-    return True
+def _member_of(conn: Conn, role: str) -> bool:
+    row = conn.execute(Q["member_of"], {"role": role}).fetchone()
+    return bool(row and row[0])
 
 
 def _configure_for(role: str, *, autocommit: bool) -> Callable[[Conn], None]:
@@ -94,11 +77,24 @@ def _configure_for(role: str, *, autocommit: bool) -> Callable[[Conn], None]:
 
 
 class Database:
-    """Two pools on one DSN: tenant work as scripts_es_app, maintenance as scripts_es_maint."""
+    """Two pools: tenant work as scripts_es_app, maintenance as scripts_es_maint.
 
-    def __init__(self, dsn: str, *, max_size: int = 8, retries: int = 3) -> None:
+    Both may share one DSN (an owner's or operator's login), or maintenance may have a login
+    of its own (`maintenance_dsn`), so that the host app's login needs scripts_es_app only.
+    """
+
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        max_size: int = 8,
+        retries: int = 3,
+        maintenance_dsn: str | None = None,
+    ) -> None:
         self.dsn = dsn
+        self.maintenance_dsn = maintenance_dsn or dsn
         self.retries = retries
+        self._can_maintain: bool | None = None
         self._app = ConnectionPool(
             dsn,
             min_size=1,
@@ -109,7 +105,7 @@ class Database:
             name="scripts-es-app",
         )
         self._maint = ConnectionPool(
-            dsn,
+            self.maintenance_dsn,
             min_size=0,
             max_size=max(2, max_size // 2),
             configure=_configure_for(MAINT_ROLE, autocommit=False),
@@ -119,14 +115,33 @@ class Database:
         )
 
     def open(self) -> None:
-        """Connect the pools; an unreachable server or missing schema fails at once, clearly."""
+        """Connect the pools; an unreachable server, a schema at another version or a login
+        that may not act as scripts_es_app fails at once, clearly."""
         with translated(), psycopg.connect(with_timeout(self.dsn)) as probe:
-            if installed_digest(probe) is None:
-                raise StorageError(
-                    "the scripts-es schema is not installed: run `scripts-es db install`"
+            migrations.check(probe)
+            if not _member_of(probe, APP_ROLE):
+                raise PermissionDenied(
+                    f"the login {probe.info.user!r} is not a member of {APP_ROLE}: "
+                    f"an owner must `GRANT {APP_ROLE} TO {probe.info.user}`"
                 )
             self._app.open(wait=True, timeout=15.0)
             self._maint.open()
+
+    def _check_maintenance(self) -> None:
+        """Maintenance needs a login that is a member of scripts_es_maint: say so clearly."""
+        if self._can_maintain is None:
+            with translated(), psycopg.connect(with_timeout(self.maintenance_dsn)) as probe:
+                self._can_maintain = _member_of(probe, MAINT_ROLE)
+                user = probe.info.user
+            if not self._can_maintain:
+                raise PermissionDenied(
+                    f"maintenance (projection runner, rebuild, verify, cross-tenant prune) "
+                    f"needs a login that is a member of {MAINT_ROLE}, and {user!r} is not: "
+                    "open the module with maintenance_dsn=<an operator's DSN>, or run the "
+                    "`scripts-es` command with --dsn <an operator's DSN>"
+                )
+        if not self._can_maintain:
+            raise PermissionDenied(f"this module's maintenance login is not in {MAINT_ROLE}")
 
     def close(self) -> None:
         self._app.close()
@@ -162,12 +177,14 @@ class Database:
     @contextmanager
     def maintenance(self) -> Iterator[Conn]:
         """One transaction across all tenants (policy of the maintenance role)."""
+        self._check_maintenance()
         with translated(), self._maint.connection() as conn, conn.transaction():
             yield conn
 
     @contextmanager
     def maintenance_connection(self) -> Iterator[Conn]:
         """A maintenance connection for work spanning several transactions of its own."""
+        self._check_maintenance()
         with translated(), self._maint.connection() as conn:
             yield conn
 

@@ -1,15 +1,10 @@
 -- Queries of the event store and repositories. Every query runs inside a transaction whose
 -- app.tenant_id is set (RLS), and still filters by tenant_id itself.
 
--- name: schema_present
-SELECT to_regclass('scripts_es.schema_meta') IS NOT NULL;
-
--- name: schema_digest
-SELECT digest FROM scripts_es.schema_meta;
-
--- name: record_schema_digest
-INSERT INTO scripts_es.schema_meta (id, digest, installed_at) VALUES (1, %(digest)s, now())
-ON CONFLICT (id) DO UPDATE SET digest = excluded.digest, installed_at = excluded.installed_at;
+-- name: member_of
+-- Whether the login may SET ROLE to %(role)s (false, not an error, when the role is missing).
+SELECT CASE WHEN EXISTS (SELECT FROM pg_roles WHERE rolname = %(role)s)
+            THEN pg_has_role(current_user, %(role)s, 'MEMBER') ELSE false END;
 
 -- name: set_tenant
 SELECT set_config('app.tenant_id', %(tenant_id)s, true);

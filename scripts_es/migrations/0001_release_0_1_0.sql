@@ -1,0 +1,265 @@
+-- scripts-es: the complete schema, the single source of truth. Applying it twice is harmless.
+-- Everything lives in schema "scripts_es". Every table holding tenant data leads with tenant_id
+-- (so it can be distributed by tenant_id on Citus), has ENABLE + FORCE ROW LEVEL SECURITY and a
+-- policy keyed on the per-transaction setting app.tenant_id.
+
+SELECT pg_advisory_xact_lock(hashtext('scripts_es.schema'));
+
+CREATE SCHEMA IF NOT EXISTS scripts_es;
+
+-- Roles. scripts_es_app runs all tenant-scoped work (no BYPASSRLS; only rows of the tenant named by
+-- app.tenant_id are visible). scripts_es_maint runs maintenance (projection runner, rebuild,
+-- cross-tenant prune) through policies of its own. The login role switches with SET ROLE.
+DO $$
+BEGIN
+    -- Roles are cluster-wide: another database may create them at the same moment.
+    BEGIN
+        CREATE ROLE scripts_es_app NOLOGIN NOBYPASSRLS;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+    BEGIN
+        CREATE ROLE scripts_es_maint NOLOGIN NOBYPASSRLS;
+    EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+    END;
+    IF NOT pg_has_role(current_user, 'scripts_es_app', 'MEMBER') THEN
+        EXECUTE format('GRANT scripts_es_app TO %I', current_user);
+    END IF;
+    IF NOT pg_has_role(current_user, 'scripts_es_maint', 'MEMBER') THEN
+        EXECUTE format('GRANT scripts_es_maint TO %I', current_user);
+    END IF;
+END
+$$;
+
+-- The tenant of the current transaction, or NULL (which matches nothing).
+CREATE OR REPLACE FUNCTION scripts_es.current_tenant() RETURNS uuid
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$ SELECT nullif(current_setting('app.tenant_id', true), '')::uuid $$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Event store
+-- ---------------------------------------------------------------------------------------------
+
+-- Global order for projections: notification_id from a sequence (no table lock), plus the writing
+-- transaction's id. Readers only read rows whose txid is below the oldest transaction still in
+-- flight (pg_snapshot_xmin), in (txid, notification_id) order, so an event that commits late is
+-- never skipped.
+CREATE SEQUENCE IF NOT EXISTS scripts_es.events_notification_id_seq;
+
+CREATE TABLE IF NOT EXISTS scripts_es.events (
+    tenant_id          uuid        NOT NULL,
+    originator_id      uuid        NOT NULL,
+    originator_version bigint      NOT NULL CHECK (originator_version >= 1),
+    topic              text        NOT NULL,
+    state              bytea       NOT NULL,
+    occurred_at        timestamptz NOT NULL,
+    notification_id    bigint      NOT NULL
+                                   DEFAULT nextval('scripts_es.events_notification_id_seq'),
+    txid               xid8        NOT NULL DEFAULT pg_current_xact_id(),
+    PRIMARY KEY (tenant_id, originator_id, originator_version)
+);
+ALTER SEQUENCE scripts_es.events_notification_id_seq OWNED BY scripts_es.events.notification_id;
+CREATE INDEX IF NOT EXISTS events_position_idx ON scripts_es.events (txid, notification_id);
+
+CREATE TABLE IF NOT EXISTS scripts_es.snapshots (
+    tenant_id          uuid   NOT NULL,
+    originator_id      uuid   NOT NULL,
+    originator_version bigint NOT NULL,
+    topic              text   NOT NULL,
+    state              bytea  NOT NULL,
+    PRIMARY KEY (tenant_id, originator_id, originator_version)
+);
+
+-- Idempotent commands: a command_id is applied once; its result is kept for replays.
+CREATE TABLE IF NOT EXISTS scripts_es.commands (
+    tenant_id   uuid        NOT NULL,
+    command_id  uuid        NOT NULL,
+    kind        text        NOT NULL,
+    result      bytea       NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, command_id)
+);
+
+-- HTTP routes of live http scripts: written in the same transaction as the event, so the primary
+-- key enforces "one live script per (tenant, method, path)" atomically.
+CREATE TABLE IF NOT EXISTS scripts_es.script_routes (
+    tenant_id uuid NOT NULL,
+    method    text NOT NULL,
+    path      text NOT NULL,
+    script_id uuid NOT NULL,
+    PRIMARY KEY (tenant_id, method, path)
+);
+-- Not unique: a route change deletes the old row and inserts the new one in one statement,
+-- where a unique index would still see the row being deleted.
+DROP INDEX IF EXISTS scripts_es.script_routes_script_idx;
+CREATE INDEX IF NOT EXISTS script_routes_script_id_idx
+    ON scripts_es.script_routes (tenant_id, script_id);
+
+-- Audit of every prune of a script's history.
+CREATE TABLE IF NOT EXISTS scripts_es.prune_audit (
+    tenant_id  uuid        NOT NULL,
+    id         bigint      GENERATED ALWAYS AS IDENTITY,
+    script_id  uuid        NOT NULL,
+    pruned_at  timestamptz NOT NULL,
+    pruned_by  uuid,
+    policy     jsonb       NOT NULL,
+    horizon    bigint      NOT NULL,
+    removed    bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX IF NOT EXISTS prune_audit_script_idx
+    ON scripts_es.prune_audit (tenant_id, script_id, pruned_at);
+
+-- ---------------------------------------------------------------------------------------------
+-- Read model (maintained by the projectors in projections/)
+-- ---------------------------------------------------------------------------------------------
+
+CREATE TABLE IF NOT EXISTS scripts_es.scripts (
+    tenant_id   uuid        NOT NULL,
+    id          uuid        NOT NULL,
+    name        text        NOT NULL,
+    description text        NOT NULL,
+    content     text        NOT NULL,
+    type        text        NOT NULL,
+    is_enabled  boolean     NOT NULL,
+    metadata    jsonb       NOT NULL,
+    tags        text[]      NOT NULL,
+    version     bigint      NOT NULL,
+    created_at  timestamptz NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    created_by  uuid        NOT NULL,
+    updated_by  uuid        NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+-- One index per sort (ties broken by id) and per filter; all lead with tenant_id.
+CREATE INDEX IF NOT EXISTS scripts_name_idx       ON scripts_es.scripts (tenant_id, name, id);
+CREATE INDEX IF NOT EXISTS scripts_created_at_idx ON scripts_es.scripts (tenant_id, created_at, id);
+CREATE INDEX IF NOT EXISTS scripts_updated_at_idx ON scripts_es.scripts (tenant_id, updated_at, id);
+CREATE INDEX IF NOT EXISTS scripts_version_idx    ON scripts_es.scripts (tenant_id, version, id);
+CREATE INDEX IF NOT EXISTS scripts_type_idx
+    ON scripts_es.scripts (tenant_id, type, updated_at, id);
+CREATE INDEX IF NOT EXISTS scripts_enabled_idx
+    ON scripts_es.scripts (tenant_id, is_enabled, updated_at, id);
+CREATE INDEX IF NOT EXISTS scripts_created_by_idx
+    ON scripts_es.scripts (tenant_id, created_by, updated_at, id);
+-- No GIN index on tags: under row-level security PostgreSQL only uses LEAKPROOF operators in
+-- index conditions, and && / @> are not. Tag filters go through script_tags below instead.
+DROP INDEX IF EXISTS scripts_es.scripts_tags_idx;
+
+-- One row per (script, tag): tags_any / tags_all become `tag = ANY(...)` index lookups.
+CREATE TABLE IF NOT EXISTS scripts_es.script_tags (
+    tenant_id uuid NOT NULL,
+    tag       text NOT NULL,
+    script_id uuid NOT NULL,
+    PRIMARY KEY (tenant_id, tag, script_id),
+    FOREIGN KEY (tenant_id, script_id)
+        REFERENCES scripts_es.scripts (tenant_id, id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS script_tags_script_idx
+    ON scripts_es.script_tags (tenant_id, script_id);
+
+CREATE TABLE IF NOT EXISTS scripts_es.script_versions (
+    tenant_id  uuid        NOT NULL,
+    script_id  uuid        NOT NULL,
+    version    bigint      NOT NULL,
+    change     text        NOT NULL,
+    updated_at timestamptz NOT NULL,
+    updated_by uuid,
+    PRIMARY KEY (tenant_id, script_id, version),
+    FOREIGN KEY (tenant_id, script_id)
+        REFERENCES scripts_es.scripts (tenant_id, id) ON DELETE CASCADE
+);
+
+-- Executions outlive their script (readable by id until pruned), so no foreign key to scripts.
+CREATE TABLE IF NOT EXISTS scripts_es.executions (
+    tenant_id      uuid        NOT NULL,
+    id             uuid        NOT NULL,
+    script_id      uuid        NOT NULL,
+    script_version bigint      NOT NULL,
+    status         text        NOT NULL,
+    result         jsonb,
+    started_at     timestamptz,
+    completed_at   timestamptz,
+    duration       interval    NOT NULL,
+    trigger_type   text        NOT NULL,
+    triggered_by   uuid,
+    input          json        NOT NULL,  -- json, not jsonb: numbers read back exactly as written
+    version        bigint      NOT NULL,
+    PRIMARY KEY (tenant_id, id)
+);
+CREATE INDEX IF NOT EXISTS executions_started_idx
+    ON scripts_es.executions (tenant_id, script_id, started_at, id);
+CREATE INDEX IF NOT EXISTS executions_completed_idx
+    ON scripts_es.executions (tenant_id, script_id, completed_at, id);
+CREATE INDEX IF NOT EXISTS executions_duration_idx
+    ON scripts_es.executions (tenant_id, script_id, duration, id);
+CREATE INDEX IF NOT EXISTS executions_status_idx
+    ON scripts_es.executions (tenant_id, script_id, status, started_at, id);
+CREATE INDEX IF NOT EXISTS executions_trigger_idx
+    ON scripts_es.executions (tenant_id, script_id, trigger_type, started_at, id);
+-- Retention scans terminal executions by age.
+CREATE INDEX IF NOT EXISTS executions_retention_idx
+    ON scripts_es.executions (tenant_id, completed_at) WHERE completed_at IS NOT NULL;
+
+-- Which schema.sql was applied last (its digest), so opening the module skips re-applying it.
+CREATE TABLE IF NOT EXISTS scripts_es.schema_meta (
+    id           int         PRIMARY KEY CHECK (id = 1),
+    digest       text        NOT NULL,
+    installed_at timestamptz NOT NULL
+);
+
+-- Positions of the out-of-process projection runner (not tenant data).
+CREATE TABLE IF NOT EXISTS scripts_es.projection_tracking (
+    name                 text   PRIMARY KEY,
+    last_txid            xid8   NOT NULL DEFAULT '0'::xid8,
+    last_notification_id bigint NOT NULL DEFAULT 0,
+    updated_at           timestamptz NOT NULL DEFAULT now()
+);
+
+-- Case-insensitive substring search uses trigram indexes where pg_trgm is available.
+DO $$
+BEGIN
+    IF EXISTS (SELECT FROM pg_available_extensions WHERE name = 'pg_trgm') THEN
+        CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public;
+        CREATE INDEX IF NOT EXISTS scripts_name_trgm_idx
+            ON scripts_es.scripts USING gin (lower(name) public.gin_trgm_ops);
+        CREATE INDEX IF NOT EXISTS scripts_description_trgm_idx
+            ON scripts_es.scripts USING gin (lower(description) public.gin_trgm_ops);
+    END IF;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Row-level security, grants
+-- ---------------------------------------------------------------------------------------------
+
+DO $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['events', 'snapshots', 'commands', 'script_routes', 'prune_audit',
+                             'scripts', 'script_versions', 'script_tags', 'executions']
+    LOOP
+        EXECUTE format('ALTER TABLE scripts_es.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE scripts_es.%I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON scripts_es.%I', t);
+        EXECUTE format(
+            'CREATE POLICY tenant_isolation ON scripts_es.%I TO scripts_es_app '
+            'USING (tenant_id = scripts_es.current_tenant()) '
+            'WITH CHECK (tenant_id = scripts_es.current_tenant())', t);
+        EXECUTE format('DROP POLICY IF EXISTS maintenance ON scripts_es.%I', t);
+        EXECUTE format(
+            'CREATE POLICY maintenance ON scripts_es.%I TO scripts_es_maint '
+            'USING (true) WITH CHECK (true)', t);
+        EXECUTE format(
+            'GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.%I TO scripts_es_app, '
+            'scripts_es_maint', t);
+    END LOOP;
+END
+$$;
+
+GRANT USAGE ON SCHEMA scripts_es TO scripts_es_app, scripts_es_maint;
+GRANT EXECUTE ON FUNCTION scripts_es.current_tenant() TO scripts_es_app, scripts_es_maint;
+GRANT USAGE ON SEQUENCE scripts_es.events_notification_id_seq TO scripts_es_app, scripts_es_maint;
+GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.projection_tracking TO scripts_es_maint;
+GRANT SELECT ON scripts_es.projection_tracking TO scripts_es_app;
+GRANT CREATE ON SCHEMA scripts_es TO scripts_es_maint;
