@@ -94,7 +94,7 @@ class Database:
         self.dsn = dsn
         self.maintenance_dsn = maintenance_dsn or dsn
         self.retries = retries
-        self._can_maintain: bool | None = None
+        self._maintenance_refused: str | None = None  # why maintenance is refused, once known
         self._app = ConnectionPool(
             dsn,
             min_size=1,
@@ -129,19 +129,21 @@ class Database:
 
     def _check_maintenance(self) -> None:
         """Maintenance needs a login that is a member of scripts_es_maint: say so clearly."""
-        if self._can_maintain is None:
+        if self._maintenance_refused is None:
             with translated(), psycopg.connect(with_timeout(self.maintenance_dsn)) as probe:
-                self._can_maintain = _member_of(probe, MAINT_ROLE)
-                user = probe.info.user
-            if not self._can_maintain:
-                raise PermissionDenied(
-                    f"maintenance (projection runner, rebuild, verify, cross-tenant prune) "
-                    f"needs a login that is a member of {MAINT_ROLE}, and {user!r} is not: "
-                    "open the module with maintenance_dsn=<an operator's DSN>, or run the "
-                    "`scripts-es` command with --dsn <an operator's DSN>"
+                allowed, user = _member_of(probe, MAINT_ROLE), probe.info.user
+            self._maintenance_refused = (
+                ""
+                if allowed
+                else (
+                    "maintenance (projection runner, rebuild, verify, cross-tenant prune) needs a "
+                    f"login that is a member of {MAINT_ROLE}, and {user!r} is not: open the module "
+                    "with maintenance_dsn=<an operator's DSN>, or run `scripts-es` with "
+                    "--dsn <an operator's DSN>"
                 )
-        if not self._can_maintain:
-            raise PermissionDenied(f"this module's maintenance login is not in {MAINT_ROLE}")
+            )
+        if self._maintenance_refused:
+            raise PermissionDenied(self._maintenance_refused)
 
     def close(self) -> None:
         self._app.close()

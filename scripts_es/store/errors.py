@@ -9,7 +9,14 @@ import psycopg
 import psycopg_pool
 from psycopg import errors as pg
 
-from scripts_es.errors import Conflict, InvalidInput, ScriptsError, StorageError, StorageUnavailable
+from scripts_es.errors import (
+    Conflict,
+    InvalidInput,
+    PermissionDenied,
+    ScriptsError,
+    StorageError,
+    StorageUnavailable,
+)
 
 TRANSIENT: tuple[type[BaseException], ...] = (
     psycopg.OperationalError,
@@ -41,6 +48,12 @@ def translation(error: psycopg.Error | psycopg_pool.PoolTimeout) -> ScriptsError
         return StorageError(
             f"the scripts-es schema is missing or outdated ({first_line(error)}): "
             "run `scripts-es db install`"
+        )
+    if isinstance(error, pg.InsufficientPrivilege):
+        return PermissionDenied(
+            f"the database login may not do this ({first_line(error)}): installing or "
+            "upgrading the schema needs its owner; tenant work needs a member of "
+            "scripts_es_app; maintenance needs a member of scripts_es_maint"
         )
     if isinstance(error, psycopg.DataError):
         return InvalidInput("value", f"the database rejected a value: {first_line(error)}")
