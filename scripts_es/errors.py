@@ -6,7 +6,13 @@ from uuid import UUID
 
 
 class ScriptsError(Exception):
-    """Base class of every error scripts-es raises on purpose."""
+    """Base class of every error scripts-es raises on purpose.
+
+    `hint`, when set, says what to try next (the CLI prints it after the message), so that
+    callers never have to match message text.
+    """
+
+    hint: str | None = None
 
 
 class InvalidInput(ScriptsError, ValueError):
@@ -69,16 +75,25 @@ class VersionPruned(ScriptsError, LookupError):
 class StorageUnavailable(ScriptsError):
     """The database could not be reached, even after retrying; nothing was written."""
 
+    hint = "check --dsn or SCRIPTS_ES_DSN"
+
+
+INSTALL_HINT = "is the schema installed? run `scripts-es db install`"
+
 
 class StorageError(ScriptsError):
     """The database refused an operation for a reason the caller cannot fix."""
+
+    def __init__(self, message: str, *, hint: str | None = INSTALL_HINT) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 class SchemaVersionMismatch(StorageError):
     """The database's schema version is not the one this code was written for."""
 
     def __init__(self, database_version: int | None, code_version: int, message: str) -> None:
-        super().__init__(message)
+        super().__init__(message, hint=None)  # the message names the command to run
         self.database_version = database_version
         self.code_version = code_version
 

@@ -9,7 +9,7 @@ import warnings
 from typer.main import get_command
 
 from scripts_es.cli.app import app
-from scripts_es.errors import ScriptsError, StorageError, StorageUnavailable
+from scripts_es.errors import ScriptsError
 
 
 def cli(argv: list[str]) -> int:
@@ -46,8 +46,6 @@ def _code(code: object) -> int:
 
 def _fail(error: ScriptsError) -> None:
     message = " ".join(str(error).split()) or type(error).__name__
-    if isinstance(error, StorageUnavailable):
-        message += " (check --dsn or SCRIPTS_ES_DSN)"
-    elif isinstance(error, StorageError) and "db install" not in message:
-        message += " (is the schema installed? run `scripts-es db install`)"
+    if error.hint:
+        message += f" ({error.hint})"
     print(f"scripts-es: error: {message}", file=sys.stderr)

@@ -47,7 +47,8 @@ def translation(error: psycopg.Error | psycopg_pool.PoolTimeout) -> ScriptsError
     if isinstance(error, pg.UndefinedTable | pg.InvalidSchemaName | pg.UndefinedFunction):
         return StorageError(
             f"the scripts-es schema is missing or outdated ({first_line(error)}): "
-            "run `scripts-es db install`"
+            "run `scripts-es db install`",
+            hint=None,
         )
     if isinstance(error, pg.InsufficientPrivilege):
         return PermissionDenied(
