@@ -9,30 +9,48 @@ from __future__ import annotations
 import re
 from functools import cache
 from importlib.resources import files
-from typing import Any
+from typing import Any, TypeVar
 
 from psycopg import sql
 
 _HEADER = re.compile(r"^-- name: (\w+)\s*$", re.MULTILINE)
+T = TypeVar("T")
+
+
+class Queries(dict[str, T]):
+    """The named blocks of one `.sql` file; an unknown name says which file lacks it."""
+
+    def __init__(self, source: str, blocks: dict[str, T]) -> None:
+        super().__init__(blocks)
+        self.source = source
+
+    def __missing__(self, name: str) -> T:
+        raise KeyError(f"{self.source} has no block named {name!r}")
 
 
 @cache
 def _blocks(package: str, filename: str) -> dict[str, str]:
     text = files(package).joinpath(filename).read_text(encoding="utf-8")
     parts = _HEADER.split(text)
-    return {
-        name: body.strip().rstrip(";") for name, body in zip(parts[1::2], parts[2::2], strict=True)
-    }
+    blocks: dict[str, str] = {}
+    for name, body in zip(parts[1::2], parts[2::2], strict=True):
+        if name in blocks:
+            raise ValueError(f"{package}/{filename}: the block name {name!r} is used twice")
+        blocks[name] = body.strip().rstrip(";")
+    return blocks
 
 
-def load(package: str, filename: str) -> dict[str, str]:
-    """All named blocks of `filename` in `package`, as query text (psycopg caches its parsing)."""
-    return _blocks(package, filename)
+def load(package: str, filename: str) -> Queries[str]:
+    """All named blocks of `filename` in `package`, as query text (psycopg caches its parsing).
+
+    A name used twice in the file is refused (the later block would silently win)."""
+    return Queries(f"{package}/{filename}", _blocks(package, filename))
 
 
-def load_templates(package: str, filename: str) -> dict[str, sql.SQL]:
+def load_templates(package: str, filename: str) -> Queries[sql.SQL]:
     """Blocks with `{name}` placeholders for identifiers, to `.format()` and then `render`."""
-    return {name: sql.SQL(body) for name, body in _blocks(package, filename).items()}
+    blocks = {name: sql.SQL(body) for name, body in _blocks(package, filename).items()}
+    return Queries(f"{package}/{filename}", blocks)
 
 
 def one(cursor: Any) -> Any:
