@@ -68,5 +68,5 @@ def test_a_block_name_used_twice_in_a_file_is_refused(
 
 def test_an_unknown_block_name_says_which_file_lacks_it() -> None:
     queries = sql_loader.load("scripts_es.store", "queries.sql")
-    with pytest.raises(KeyError, match="scripts_es.store/queries.sql has no block named 'nope'"):
+    with pytest.raises(KeyError, match=r"scripts_es\.store/queries\.sql has no block named 'nope'"):
         queries["nope"]
