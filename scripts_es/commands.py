@@ -12,12 +12,19 @@ from uuid import UUID
 
 from pydantic import Field
 
-from scripts_es.domain.values import ExecutionStatus, ScriptType, TriggerType, Value
+from scripts_es.domain.values import (
+    Days,
+    ExecutionStatus,
+    Positive,
+    ScriptType,
+    TriggerType,
+    Value,
+)
 
 
 class Command(Value):
     command_id: UUID | None = None
-    expected_version: int | None = Field(default=None, ge=1)
+    expected_version: Positive | None = None  # 1 .. PostgreSQL bigint
 
 
 class CreateScript(Command):
@@ -87,8 +94,8 @@ class CompleteExecution(Command):
 
 class PruneScriptHistory(Command):
     script_id: UUID
-    max_versions: int | None = Field(default=None, ge=1)
-    retention_days: int | None = Field(default=None, ge=1)
+    max_versions: Positive | None = None  # 1 .. PostgreSQL bigint
+    retention_days: Days | None = None  # 1 .. MAX_DAYS (about 100 years)
 
 
 ScriptCommand = (

@@ -9,7 +9,15 @@ from uuid import UUID
 from pydantic import Field, field_validator
 
 from scripts_es.domain import validation as v
-from scripts_es.domain.values import ExecutionStatus, ScriptType, TriggerType, Value, utc
+from scripts_es.domain.values import (
+    Count,
+    ExecutionStatus,
+    ScriptType,
+    TriggerType,
+    Value,
+    utc,
+)
+from scripts_es.errors import InvalidInput
 
 Direction = Literal["asc", "desc"]
 MAX_LIMIT = 1_000
@@ -32,7 +40,7 @@ class ScriptFindParams(Value):
         ("updated_at", "desc"),
     )
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    offset: Count = 0  # 0 .. PostgreSQL bigint
 
     @field_validator("tags_any", "tags_all", mode="before")
     @classmethod
@@ -43,7 +51,14 @@ class ScriptFindParams(Value):
     @field_validator("search")
     @classmethod
     def _search(cls, value: str | None) -> str | None:
-        return None if value is None else v.no_nul("search", value)
+        if value is None:
+            return None
+        if len(value) > v.MAX_SEARCH:
+            raise InvalidInput(
+                "search",
+                f"must be at most {v.MAX_SEARCH} characters (no name or description is longer)",
+            )
+        return v.no_nul("search", value)
 
     @field_validator("updated_after", "updated_before")
     @classmethod
@@ -60,7 +75,7 @@ class ExecutionFindParams(Value):
         ("started_at", "desc"),
     )
     limit: int = Field(default=50, ge=1, le=MAX_LIMIT)
-    offset: int = Field(default=0, ge=0)
+    offset: Count = 0  # 0 .. PostgreSQL bigint
 
     @field_validator("started_after", "started_before")
     @classmethod

@@ -17,6 +17,7 @@ from psycopg.types.json import Jsonb
 
 from scripts_es.domain import PruneResult, VersionRetentionPolicy
 from scripts_es.domain import script as script_fold
+from scripts_es.domain import validation as v
 from scripts_es.errors import ConcurrencyConflict, InvalidInput, NotFound
 from scripts_es.reports import PruneSummary
 from scripts_es.store.sql import load, one
@@ -92,18 +93,17 @@ def prune_script(
     return Pruned(result, size)
 
 
+def check_execution_retention(older_than_days: object, keep_last_per_script: object) -> None:
+    """0..MAX_DAYS days (the cutoff must stay a datetime), 0..bigint executions kept."""
+    v.days("older_than_days", older_than_days, minimum=0)
+    v.bigint("keep_last_per_script", keep_last_per_script)
+
+
 def prune_executions(
     repo: ExecutionRepository, older_than_days: int, keep_last_per_script: int, *, dry_run: bool
 ) -> tuple[int, int]:
     """Remove one tenant's old terminal executions (streams and rows); (count, bytes)."""
-    if isinstance(older_than_days, bool) or not isinstance(older_than_days, int):
-        raise InvalidInput("older_than_days", "must be an integer")
-    if older_than_days < 0:
-        raise InvalidInput("older_than_days", "must be 0 or more")
-    if isinstance(keep_last_per_script, bool) or not isinstance(keep_last_per_script, int):
-        raise InvalidInput("keep_last_per_script", "must be an integer")
-    if keep_last_per_script < 0:
-        raise InvalidInput("keep_last_per_script", "must be 0 or more")
+    check_execution_retention(older_than_days, keep_last_per_script)
     s = repo.s
     cutoff = s.clock() - timedelta(days=older_than_days)
     with s.db.tenant(s.tenant_id) as conn:
@@ -172,6 +172,7 @@ def prune_all_executions(
     Each tenant's doomed executions are selected inside its own transaction, so a tenant whose
     executions went away after the listing simply has nothing to remove (no error, no skip).
     """
+    check_execution_retention(older_than_days, keep_last_per_script)
     with module.db.maintenance() as conn:
         tenants = [
             row[0] for row in conn.execute(Q["tenants_with_executions"], {"tenant_id": tenant_id})

@@ -22,10 +22,13 @@ from scripts_es.cli.options import (
     settings,
 )
 from scripts_es.domain import VersionRetentionPolicy
+from scripts_es.domain.validation import MAX_BIGINT, MAX_DAYS
 
 projections_app = typer.Typer(
     help="The read model: status, follow, rebuild, verify.", no_args_is_help=True
 )
+MAX_BATCH = 100_000  # events per runner batch: one transaction holds them all in memory
+
 prune_app = typer.Typer(
     help="Retention: prune old script history and old executions.", no_args_is_help=True
 )
@@ -45,7 +48,9 @@ def status(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = Fals
 def run(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="Stop when caught up.")] = False,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Events per batch.")] = 500,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, max=MAX_BATCH, help="Events per batch.")
+    ] = 500,
     dsn: DsnOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -104,12 +109,22 @@ def prune_scripts(
     ctx: typer.Context,
     max_versions: Annotated[
         int | None,
-        typer.Option("--max-versions", min=1, metavar="N", help="Keep the newest N versions."),
+        typer.Option(
+            "--max-versions",
+            min=1,
+            max=MAX_BIGINT,
+            metavar="N",
+            help="Keep the newest N versions.",
+        ),
     ] = None,
     retention_days: Annotated[
         int | None,
         typer.Option(
-            "--retention-days", min=1, metavar="D", help="Keep versions younger than D days."
+            "--retention-days",
+            min=1,
+            max=MAX_DAYS,
+            metavar="D",
+            help=f"Keep versions younger than D days (at most {MAX_DAYS}).",
         ),
     ] = None,
     tenant: TenantOption = None,
@@ -137,12 +152,22 @@ def prune_executions(
     older_than_days: Annotated[
         int,
         typer.Option(
-            "--older-than-days", min=0, metavar="D", help="Remove terminal runs older than D days."
+            "--older-than-days",
+            min=0,
+            max=MAX_DAYS,
+            metavar="D",
+            help=f"Remove terminal runs older than D days (at most {MAX_DAYS}).",
         ),
     ],
     keep_last: Annotated[
         int,
-        typer.Option("--keep-last", min=0, metavar="N", help="Keep each script's newest N runs."),
+        typer.Option(
+            "--keep-last",
+            min=0,
+            max=MAX_BIGINT,
+            metavar="N",
+            help="Keep each script's newest N runs.",
+        ),
     ] = 0,
     tenant: TenantOption = None,
     dry_run: DryRunOption = False,

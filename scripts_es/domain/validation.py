@@ -13,6 +13,12 @@ MAX_CONTENT_BYTES = 1024 * 1024
 MAX_TAGS = 32
 MAX_TAG = 64
 MAX_PATH = 2_048
+MAX_SEARCH = MAX_DESCRIPTION  # a longer search text is a substring of no name or description
+
+# Numbers a caller hands in are bounded here, once, before any arithmetic or the database sees
+# them (datetime arithmetic overflows past year 9999; the driver refuses integers past bigint).
+MAX_DAYS = 36_500  # about 100 years: retention_days, older_than_days
+MAX_BIGINT = 2**63 - 1  # PostgreSQL bigint: versions, counts and offsets sent to the database
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _WHITESPACE_OR_CONTROL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
@@ -85,3 +91,22 @@ def http_path(value: object) -> str:
     if _WHITESPACE_OR_CONTROL.search(path):
         raise InvalidInput("path", "must not contain whitespace or control characters")
     return path
+
+
+def whole_number(field: str, value: object, minimum: int, maximum: int, what: str) -> int:
+    """An int (not a bool) in `minimum..maximum`; `what` names the bound in the message."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(field, f"must be a whole number, not {type(value).__name__}")
+    if not minimum <= value <= maximum:
+        raise InvalidInput(field, f"must be from {minimum} to {maximum} ({what})")
+    return value
+
+
+def days(field: str, value: object, *, minimum: int = 1) -> int:
+    """A number of days, `minimum`..MAX_DAYS."""
+    return whole_number(field, value, minimum, MAX_DAYS, "days, at most about 100 years")
+
+
+def bigint(field: str, value: object, *, minimum: int = 0) -> int:
+    """A version, count or offset that the database stores or compares as a bigint."""
+    return whole_number(field, value, minimum, MAX_BIGINT, "a PostgreSQL bigint")

@@ -11,7 +11,17 @@ from uuid import UUID
 from zoneinfo import available_timezones
 
 from cronsim import CronSim, CronSimError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from scripts_es.domain import validation as v
 from scripts_es.errors import InvalidInput
@@ -50,6 +60,12 @@ class Value(BaseModel):
         except ValidationError as error:
             raise invalid_input_from(error) from None
 
+    # Only the outermost call converts errors. Nested values are validated by pydantic itself,
+    # not through this __init__: pydantic would call it with the caller's dict as keyword
+    # arguments, and a dict with a non-string key ({0: ...}) raised TypeError before any
+    # validation ran.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def parse(cls, data: Any) -> Self:
         """Validate plain data (a dict, as from JSON) into this value object."""
@@ -62,7 +78,36 @@ class Value(BaseModel):
 def utc(value: datetime, field: str = "timestamp") -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidInput(field, "must be timezone-aware")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+05:00 is before the first datetime in UTC
+        raise InvalidInput(
+            field, "must lie between 0001-01-01 and 9999-12-31 once converted to UTC"
+        ) from None
+
+
+def _not_bool(value: object) -> object:
+    if isinstance(value, bool):
+        raise InvalidInput("value", "must be a whole number, not bool")
+    return value
+
+
+def _days(value: int, info: ValidationInfo) -> int:
+    return v.days(info.field_name or "days", value)
+
+
+def _version(value: int, info: ValidationInfo) -> int:
+    return v.bigint(info.field_name or "version", value, minimum=1)
+
+
+def _count(value: int, info: ValidationInfo) -> int:
+    return v.bigint(info.field_name or "count", value, minimum=0)
+
+
+# Bounded integers for value objects, commands and query parameters (bounds in validation.py).
+Days = Annotated[int, BeforeValidator(_not_bool), AfterValidator(_days)]  # 1..MAX_DAYS
+Positive = Annotated[int, BeforeValidator(_not_bool), AfterValidator(_version)]  # 1..bigint
+Count = Annotated[int, BeforeValidator(_not_bool), AfterValidator(_count)]  # 0..bigint
 
 
 class ScriptType(StrEnum):
@@ -294,8 +339,8 @@ class VersionInfo(Value):
 
 
 class VersionRetentionPolicy(Value):
-    max_versions: int | None = Field(default=None, ge=1)
-    retention_days: int | None = Field(default=None, ge=1)
+    max_versions: Positive | None = None  # 1 .. PostgreSQL bigint
+    retention_days: Days | None = None  # 1 .. MAX_DAYS (about 100 years)
 
     def horizon(self, timestamps: dict[int, datetime], current: int, now: datetime) -> int:
         """Smallest retained version among the stored ones (DESIGN §5); `current` always is."""

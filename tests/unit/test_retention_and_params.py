@@ -194,7 +194,8 @@ def test_commands_take_plain_json_and_round_trip(
     [
         (c.CreateScript, {"name": "n", "content": "", "type": "bash"}, "type"),
         (c.UpdateScriptContent, {"script_id": "42", "content": "x"}, "script_id"),
-        (c.StartExecution, {"script_id": ID, "trigger": {"type": "webhook"}}, "trigger"),
+        # a nested field is named by its path: "trigger.type"
+        (c.StartExecution, {"script_id": ID, "trigger": {"type": "webhook"}}, "type"),
         (c.CompleteExecution, {"execution_id": ID, "status": "running"}, "status"),
         (c.CompleteExecution, {"execution_id": ID, "status": "pending"}, "status"),
     ],
