@@ -93,6 +93,12 @@ def prune_script(
     return Pruned(result, size)
 
 
+def check_tenant_filter(tenant_id: object) -> None:
+    """An operator run covers one tenant (a UUID) or all of them (None)."""
+    if tenant_id is not None and not isinstance(tenant_id, UUID):
+        raise InvalidInput("tenant_id", "must be a UUID, or None for every tenant")
+
+
 def check_execution_retention(older_than_days: object, keep_last_per_script: object) -> None:
     """0..MAX_DAYS days (the cutoff must stay a datetime), 0..bigint executions kept."""
     v.days("older_than_days", older_than_days, minimum=0)
@@ -138,6 +144,7 @@ def prune_all_scripts(
     tenant) in between is skipped and counted in `skipped`, never an abort of the whole run.
     """
     check_policy(policy)
+    check_tenant_filter(tenant_id)
     with module.db.maintenance() as conn:
         targets = conn.execute(Q["tenants_with_scripts"], {"tenant_id": tenant_id}).fetchall()
     touched = removed = freed = skipped = 0
@@ -173,6 +180,7 @@ def prune_all_executions(
     executions went away after the listing simply has nothing to remove (no error, no skip).
     """
     check_execution_retention(older_than_days, keep_last_per_script)
+    check_tenant_filter(tenant_id)
     with module.db.maintenance() as conn:
         tenants = [
             row[0] for row in conn.execute(Q["tenants_with_executions"], {"tenant_id": tenant_id})

@@ -137,6 +137,12 @@ def test_integers_beyond_bigint_are_invalid_input(world: World) -> None:
     assert world.t.scripts.find(ScriptFindParams(offset=MAX_BIGINT)) == []
 
 
+def test_an_operator_prune_for_a_tenant_that_is_no_uuid_is_invalid_input(world: World) -> None:
+    policy = VersionRetentionPolicy(max_versions=1)
+    invalid("tenant_id", lambda: world.module.prune_scripts(policy, tenant_id="nope"))  # type: ignore[arg-type]
+    invalid("tenant_id", lambda: world.module.prune_executions(1, tenant_id=12))  # type: ignore[arg-type]
+
+
 def test_a_search_longer_than_any_name_or_description_is_invalid_input() -> None:
     invalid("search", lambda: ScriptFindParams(search="x" * 4_001))
 
@@ -468,7 +474,9 @@ def test_hostile_retention_values_raise_only_scripts_errors(world: World) -> Non
 
         only_ours(prune_history)
         only_ours(lambda: world.t.executions.prune(older, keep))
-        only_ours(lambda: world.module.prune_executions(older, keep_last_per_script=keep))
+        only_ours(
+            lambda: world.module.prune_executions(older, keep_last_per_script=keep, tenant_id=keep)
+        )
         only_ours(lambda: world.t.scripts.get_version(script_id, version))
         only_ours(lambda: world.t.scripts.prune_version_history(script_id, max_versions))
 
