@@ -3,8 +3,9 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+SOAK_ARGS   ?= --seconds 45 --writers 4
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench soak clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -25,6 +26,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m bench $(if $(QUICK),--quick,)
+
+soak: $(STAMP)
+	$(PY) -m tests.reliability.soak $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

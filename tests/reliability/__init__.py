@@ -1,0 +1,1 @@
+"""Fault harness (issue 9): writer processes, server restarts, kills, maintenance alongside."""
