@@ -49,6 +49,10 @@ from tests.reliability.server import Server
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = Path(sys.executable).parent / "scripts-es"
+# Writers and the CLI import the same code as the harness (this checkout), whatever the venv's
+# editable install points at.
+_PATH = [str(ROOT), *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))]
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(_PATH)}
 FAULT_KINDS = ("restart_fast", "restart_immediate", "kill_writer", "terminate_backends")
 # Faults that can hit a maintenance run (its own connections die).
 HITTING = ("restart_fast", "restart_immediate", "terminate_backends")
@@ -150,7 +154,7 @@ class WriterPool:
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            env=ENV,
         )
         log.close()
         self.started += 1
@@ -267,6 +271,7 @@ class Harness:
                 timeout=self.cfg.maintenance_timeout,
                 stdin=subprocess.DEVNULL,
                 cwd=ROOT,
+                env=ENV,
             )
             code: int | None = done.returncode
             stderr = (done.stderr or b"").decode(errors="replace")
