@@ -241,6 +241,8 @@ class Findings:
     other: list[dict[str, Any]] = field(default_factory=list)
     pruned_present: int = 0  # acknowledged versions below a stream's floor (present by horizon)
     replayed: int = 0
+    current_is_last_ack: int = 0  # streams whose current state is their last acknowledgement
+    written_after_last_ack: int = 0  # streams with unacknowledged commits after it
 
     def add(self, bucket: str, check: str, stream: str | None, detail: str, **extra: Any) -> None:
         getattr(self, bucket).append({"check": check, "stream": stream, "detail": detail, **extra})
@@ -618,6 +620,12 @@ def check_current(module: ScriptsModule, j: Journals, stored: Stored, f: Finding
     """What the module returns now is the fold of each stream (and so of its acknowledged
     history, as far as the acknowledgements reach)."""
     users = {a["tenant"]: a["user"] for a in j.acks.values()}
+    last: dict[str, dict[str, Any]] = {}
+    for a in j.acks.values():
+        if a["kind"] != "PruneScriptHistory" and (
+            a["aggregate"] not in last or a["version"] > last[a["aggregate"]]["version"]
+        ):
+            last[a["aggregate"]] = a
     for s in stored.streams.values():
         if s.final is None or s.tenant not in users:
             continue
@@ -656,6 +664,26 @@ def check_current(module: ScriptsModule, j: Journals, stored: Stored, f: Finding
                 s.id,
                 f"fields differ: {diff}",
             )
+        ack = last.get(s.id)
+        if ack is None:
+            continue
+        if current.version == ack["version"]:
+            # Nothing was written after the last acknowledgement: the state is exactly it.
+            f.current_is_last_ack += 1
+            if theirs != ack["result"]:
+                diff = sorted(k for k in theirs if theirs[k] != ack["result"].get(k))
+                f.add(
+                    "stale",
+                    "current state is the last acknowledged result",
+                    s.id,
+                    f"fields differ: {diff}",
+                    command_id=ack["command_id"],
+                    kind=ack["kind"],
+                    version=ack["version"],
+                    writer=ack["w"],
+                )
+        elif current.version > ack["version"]:
+            f.written_after_last_ack += 1  # commands in doubt (killed writers) that committed
 
 
 def check_replays(module: ScriptsModule, dsn: str, j: Journals, f: Findings) -> dict[str, int]:

@@ -462,6 +462,7 @@ class Harness:
         shown = [self.with_timeline(v, j) for v in every[: self.cfg.max_violations]]
         summary = {
             "config": {**asdict(self.cfg), "seed": self.seed, "run_id": self.run_id},
+            "code": code_version(),
             "commands": {
                 "sent": len(j.sends),
                 "acknowledged": len(j.acks),
@@ -471,10 +472,13 @@ class Harness:
                 "gave_up_in_doubt": len(j.gave_up),
                 "replayed": f.replayed,
                 "acknowledged_below_a_horizon": f.pruned_present,
+                "streams_at_their_last_acknowledgement": f.current_is_last_ack,
+                "streams_with_unacknowledged_commits_after_it": f.written_after_last_ack,
             },
             "store": {**stored.totals, "streams": len(stored.streams)},
             "writers_started": pool.started,
             "faults": dict(Counter(x.kind for x in self.faults)),
+            "restarts_with_downtime": sum(1 for x in self.faults if "down" in x.detail),
             "fault_log": [
                 {
                     "kind": x.kind,
@@ -564,6 +568,30 @@ class Harness:
                 )
         events.sort(key=lambda e: e["t"])
         return {**v, "timeline": events[-60:]}
+
+
+def code_version() -> str:
+    """The commit under test, and whether the code differs from it (or "unknown")."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "scripts_es", "projections", "schema.sql"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown (not a git checkout)"
+    return f"{head}{' + uncommitted changes' if dirty else ''}"
 
 
 def run(
