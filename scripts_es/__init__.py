@@ -1,7 +1,9 @@
 """scripts-es: event-sourced scripts and executions for multi-tenant apps on PostgreSQL.
 
-The names below are loaded on first use, so importing a submodule (the domain, projections)
-does not pull in the whole composition root.
+The names below are loaded on first use (PEP 562): `projections` is a top-level package that
+imports `scripts_es.domain` and `scripts_es.store`, and the composition root imports
+`projections`, so importing the root here eagerly would run it half-initialised whenever
+`projections` is imported first. Importing a submodule never pulls in the whole module.
 """
 
 from __future__ import annotations
@@ -9,19 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from scripts_es.module import Options, ScriptsModule, TenantSession
-    from scripts_es.repositories import AutoPrune
+    from scripts_es.module import ScriptsModule, TenantSession
+    from scripts_es.settings import AutoPrune, Settings
 
-__all__ = ["AutoPrune", "Options", "ScriptsModule", "TenantSession"]
+__all__ = ["AutoPrune", "ScriptsModule", "Settings", "TenantSession"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in {"Options", "ScriptsModule", "TenantSession"}:
+    if name in {"ScriptsModule", "TenantSession"}:
         from scripts_es import module
 
         return getattr(module, name)
-    if name == "AutoPrune":
-        from scripts_es.repositories import AutoPrune
+    if name in {"AutoPrune", "Settings"}:
+        from scripts_es import settings
 
-        return AutoPrune
+        return getattr(settings, name)
     raise AttributeError(f"module 'scripts_es' has no attribute {name!r}")

@@ -25,6 +25,11 @@ TRANSIENT: tuple[type[BaseException], ...] = (
     pg.DeadlockDetected,
 )
 STREAM_MOVED = "SE409"  # raised by scripts_es.lock_stream_head (schema.sql)
+# Unique constraints whose violation means something precise to a caller (names in schema.sql).
+ROUTES_KEY = "script_routes_pkey"  # another live http script holds the (method, path)
+EVENTS_KEY = "events_pkey"  # the stream already has that version
+COMMANDS_KEY = "commands_pkey"  # the command_id was recorded meanwhile
+CONSTRAINTS = (ROUTES_KEY, EVENTS_KEY, COMMANDS_KEY)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""The event store: append and load streams inside a caller's tenant transaction.
+"""The event store: how streams are appended and loaded inside a caller's tenant transaction.
 
 Built on the `eventsourcing` library's StoredEvent and Mapper; the recorder is ours because the
 schema needs more than the stock Postgres recorder has: a tenant column under row-level security,
@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent
 
 from scripts_es.domain.events import DomainEvent
+from scripts_es.settings import Settings
 from scripts_es.store.database import Conn, Q
 from scripts_es.store.mapper import PydanticMapper
 
@@ -44,7 +45,9 @@ class Loaded(Generic[A]):
 class EventStore:
     """Appends and loads event streams; snapshots every `snapshot_every` events."""
 
-    def __init__(self, mapper: PydanticMapper | None = None, *, snapshot_every: int = 100) -> None:
+    def __init__(
+        self, mapper: PydanticMapper | None = None, *, snapshot_every: int = Settings.snapshot_every
+    ) -> None:
         self.mapper = mapper or PydanticMapper()
         self.snapshot_every = snapshot_every
 
@@ -108,30 +111,23 @@ class EventStore:
         }
         return params, stored
 
-    def snapshot(self, conn: Conn, tenant_id: UUID, state: Aggregate) -> None:
-        """Store `state` whole, so loads start from here instead of from version 1."""
+    def snapshot_params(self, tenant_id: UUID, state: Aggregate) -> dict[str, Any]:
+        """Parameters of `insert_snapshot`: `state` stored whole, so loads start from here."""
         record = self.mapper.to_snapshot(state.without_pending(), state.version)  # type: ignore[attr-defined]
-        conn.execute(
-            Q["insert_snapshot"],
-            {
-                "tenant_id": tenant_id,
-                "originator_id": state.id,
-                "version": state.version,
-                "topic": record.topic,
-                "state": record.state,
-            },
-            prepare=True,
-        )
+        return {
+            "tenant_id": tenant_id,
+            "originator_id": state.id,
+            "version": state.version,
+            "topic": record.topic,
+            "state": record.state,
+        }
 
-    def was_committed(self, conn: Conn, tenant_id: UUID, stored: StoredEvent) -> bool:
-        """After an in-doubt commit: is exactly this event in the store?"""
-        row = conn.execute(
-            Q["event_exists"],
-            {
-                "tenant_id": tenant_id,
-                "originator_id": stored.originator_id,
-                "version": stored.originator_version,
-                "state": stored.state,
-            },
-        ).fetchone()
-        return bool(row and row[0])
+    def committed_params(self, tenant_id: UUID, event: DomainEvent) -> dict[str, Any]:
+        """Parameters of `event_exists`: after an in-doubt commit, is exactly this event stored?"""
+        stored = self.mapper.to_stored_event(event)
+        return {
+            "tenant_id": tenant_id,
+            "originator_id": stored.originator_id,
+            "version": stored.originator_version,
+            "state": stored.state,
+        }

@@ -48,6 +48,11 @@ ORDER BY 2, 1 DESC;
 -- checks its head first: see scripts_es.lock_stream_head in schema.sql for the lock order.
 SELECT scripts_es.lock_stream_head(%(tenant_id)s, %(id)s, %(head)s);
 
+-- name: hold_streams
+-- Exclusive per-stream locks (a prune holds its script), taken in id order.
+SELECT pg_advisory_xact_lock(scripts_es.stream_key(id))
+FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;
+
 -- name: share_streams
 -- Shared per-stream lock (prunes take it exclusively), taken in id order to avoid deadlocks.
 SELECT pg_advisory_xact_lock_shared(scripts_es.stream_key(id))

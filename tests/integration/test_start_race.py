@@ -5,13 +5,14 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from typing import Any
 
 import pytest
 
 from scripts_es import ScriptsModule
 from scripts_es import commands as c
 from scripts_es.errors import InvalidTransition
-from scripts_es.repositories import ExecutionRepository
+from scripts_es.service import handlers
 
 
 def test_a_disable_racing_a_start_lands_either_before_or_after_it(
@@ -20,15 +21,15 @@ def test_a_disable_racing_a_start_lands_either_before_or_after_it(
     t = module.tenant(uuid.uuid4(), uuid.uuid4())
     script = t.handle(c.CreateScript(name="racy", content="x", type="one_off"))
     checked = threading.Event()
-    original = ExecutionRepository.runnable
+    original = handlers.runnable_script
 
-    def slow_runnable(self: ExecutionRepository, conn: object, script_id: uuid.UUID) -> object:
-        held = original(self, conn, script_id)  # type: ignore[arg-type]
+    def slow_runnable(script_id: uuid.UUID) -> Any:
+        held = yield from original(script_id)
         checked.set()
         time.sleep(0.5)  # the disable below commits meanwhile, unless the start holds the script
         return held
 
-    monkeypatch.setattr(ExecutionRepository, "runnable", slow_runnable)
+    monkeypatch.setattr(handlers, "runnable_script", slow_runnable)
     disabled_at: list[float] = []
 
     def disable() -> None:

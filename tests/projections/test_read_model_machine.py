@@ -254,7 +254,7 @@ class ReadModelMachine(RuleBasedStateMachine):
         self.deferred = ScriptsModule(
             self.inline.db,
             self.inline.store,
-            dataclasses.replace(self.inline.options, inline_projections=False),
+            dataclasses.replace(self.inline.settings, inline_projections=False),
             self.inline.cache,
         )
         self.tenants = [Tenant(uuid.uuid4()) for _ in range(TENANTS)]

@@ -21,6 +21,8 @@ from projections import runner
 from scripts_es import ScriptsModule
 from scripts_es import commands as c
 from scripts_es.domain import Script
+from scripts_es.service.handlers import saved
+from scripts_es.service.unit_of_work import UnitOfWork
 from tests.projections.support import (
     Workload,
     assert_rebuild_reproduces_live_tables,
@@ -155,7 +157,7 @@ def test_an_event_committed_after_a_newer_one_is_still_projected_by_the_next_pas
             metadata={},
         )  # fmt: skip
         with module.db.tenant(tenant_id) as conn:
-            t.scripts.write(conn, late)
+            UnitOfWork(t.session, conn).write(saved(late))
             conn.execute("SELECT pg_current_xact_id()").fetchone()  # the insert reached the server
             t.handle(c.CreateScript(name="after", content="x", type="one_off"))
             # Older events still flow; the open transaction holds back everything after it.
@@ -183,7 +185,7 @@ def test_an_event_with_an_older_transaction_id_but_newer_notification_id_is_not_
             conn.execute("SELECT pg_current_xact_id()").fetchone()
             t.handle(c.CreateScript(name="first", content="x", type="one_off"))
             assert run_one_batch(module) == 0
-            t.scripts.write(conn, late)
+            UnitOfWork(t.session, conn).write(saved(late))
             conn.execute("SELECT 1").fetchone()
             assert run_one_batch(module) == 0
         assert catch_up(module) == 2

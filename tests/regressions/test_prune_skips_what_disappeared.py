@@ -12,10 +12,11 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from scripts_es import ScriptsModule, TenantSession, retention
+from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.cli import cli
 from scripts_es.domain import ExecutionStatus, Script, TriggerType, VersionRetentionPolicy
+from scripts_es.service import repositories as retention
 
 
 def _script_with_history(tenant: TenantSession, name: str) -> Script:

@@ -32,7 +32,7 @@ def test_a_stale_update_after_a_prune_is_a_concurrency_conflict(
 ) -> None:
     script, stale = _pruned_script(tenant)
     with pytest.raises(ConcurrencyConflict):
-        tenant.scripts.update(stale.update_content("STALE", tenant.scripts.s.user_id))
+        tenant.scripts.update(stale.update_content("STALE", tenant.session.user_id))
     current = tenant.scripts.find_by_id(script.id)
     assert current.version == 6 and current.content == "v6"
     assert [v.version for v in tenant.scripts.get_version_history(script.id)] == [6]
@@ -44,7 +44,7 @@ def test_a_stale_update_below_a_horizon_between_versions_is_refused(
 ) -> None:
     script = tenant.handle(create_command())
     stale = tenant.scripts.find_by_id(script.id)
-    stale = stale.update_content("v2", tenant.scripts.s.user_id)  # decided, not yet stored
+    stale = stale.update_content("v2", tenant.session.user_id)  # decided, not yet stored
     for n in range(4):
         tenant.handle(c.UpdateScriptContent(script_id=script.id, content=f"w{n}"))
     tenant.scripts.prune_version_history(script.id, VersionRetentionPolicy(max_versions=2))
@@ -110,7 +110,7 @@ def test_rebuild_and_verify_succeed_after_a_refused_stale_write(
 ) -> None:
     script, stale = _pruned_script(tenant)
     with pytest.raises(ConcurrencyConflict):
-        tenant.scripts.update(stale.update_content("STALE", tenant.scripts.s.user_id))
+        tenant.scripts.update(stale.update_content("STALE", tenant.session.user_id))
     assert module.verify_projections().ok
     module.rebuild_projections()
     assert tenant.scripts.find_by_id(script.id).version == 6

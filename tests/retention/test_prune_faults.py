@@ -22,10 +22,11 @@ import psycopg
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from scripts_es import ScriptsModule, TenantSession, retention
+from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import PruneResult, Script, VersionRetentionPolicy
 from scripts_es.errors import ScriptsError
+from scripts_es.store.database import Q as QUERIES
 from tests.retention.support import Clock, Raw
 
 POLICY = VersionRetentionPolicy(max_versions=8)
@@ -84,7 +85,7 @@ class SabotagedConnection:
         self.pruning = False
 
     def execute(self, query: Any, *args: Any, **kwargs: Any) -> Any:
-        self.pruning = self.pruning or query is retention.Q["lock_stream"]
+        self.pruning = self.pruning or query is QUERIES["hold_streams"]
         query = self._saboteur.statement(self._conn, query)
         if query == "SELECT 1/0":
             return self._conn.execute(query)

@@ -10,7 +10,7 @@ from eventsourcing.persistence import StoredEvent
 from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Script, VersionRetentionPolicy
-from scripts_es.retention import OPERATOR
+from scripts_es.service.retention import OPERATOR
 from scripts_es.store.event_store import EventStore
 from tests.retention.support import Clock, Raw
 

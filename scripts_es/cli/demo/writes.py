@@ -135,7 +135,8 @@ def change(story: Story) -> Section:
     rows, data = [], []
     for who, key, what, command in steps:
         before = story.scripts[key]
-        after: Script = session(story, who).handle(command)
+        after = session(story, who).handle(command)
+        assert isinstance(after, Script)
         story.scripts[key] = after
         story.clock.tick(7 * 60)
         moved = after.version != before.version

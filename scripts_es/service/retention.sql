@@ -1,11 +1,6 @@
 -- Retention: pruning script history behind a snapshot, and removing old executions.
 -- Runs in a tenant transaction (RLS) unless noted; every query also filters by tenant_id.
 
--- name: lock_stream
--- Prunes hold a stream exclusively; readers that must not see half of a prune (time travel,
--- the projection runner) take the same key shared.
-SELECT pg_advisory_xact_lock(scripts_es.stream_key(%(stream_id)s));
-
 -- name: lock_streams
 SELECT pg_advisory_xact_lock(scripts_es.stream_key(id))
 FROM (SELECT unnest(%(ids)s::uuid[]) AS id ORDER BY 1) AS ordered;

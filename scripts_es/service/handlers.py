@@ -1,0 +1,154 @@
+"""Command handlers: plain generator functions `(command, context) -> Decision`.
+
+Each yields the reads it needs (`steps.Load`, `Hold`, `Fetch`), decides through the domain
+and returns what to write; none does I/O. `HANDLERS` maps every command type to its handler.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any, TypeVar
+from uuid import UUID
+
+from scripts_es import commands as c
+from scripts_es.domain import Execution, Script
+from scripts_es.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound
+from scripts_es.service import retention
+from scripts_es.service.steps import Context, Decision, Hold, Load, Loaded, Steps
+
+CommandT = TypeVar("CommandT", bound=c.Command)
+Handler = Callable[[Any, Context], Generator[Any, Any, Decision]]
+
+
+def expect(aggregate: Script | Execution, expected: int | None) -> None:
+    """Optimistic concurrency on the caller's side: `expected_version`, if given."""
+    if expected is not None and aggregate.version != expected:
+        raise ConcurrencyConflict(aggregate.id, expected)
+
+
+def saved(aggregate: Script | Execution) -> Decision:
+    """Append the aggregate's pending events (none: a no-op) and answer its new state."""
+    return Decision(aggregate.without_pending(), (aggregate,) if aggregate.pending_events else ())
+
+
+def live_script(script_id: UUID, *, cached: bool, expected: int | None = None) -> Steps:
+    """The script's current state; NotFound if it is absent or deleted."""
+    loaded: Loaded = yield Load("script", script_id, cached=cached)
+    if not isinstance(loaded.state, Script) or loaded.state.is_deleted:
+        raise NotFound("script", script_id)
+    expect(loaded.state, expected)
+    return loaded.state
+
+
+def runnable_script(script_id: UUID) -> Steps:
+    """The script an execution starts from, held (shared) until commit so that a concurrent
+    disable or delete lands before or after: live and enabled, else NotFound/InvalidTransition."""
+    yield Hold(script_id, shared=True)
+    script: Script = yield from live_script(script_id, cached=False)
+    if not script.is_enabled:
+        raise InvalidTransition(f"script {script.id} is disabled and cannot run")
+    return script
+
+
+def execution(execution_id: UUID, *, cached: bool, expected: int | None) -> Steps:
+    """The execution's current state; NotFound if it is absent."""
+    loaded: Loaded = yield Load("execution", execution_id, cached=cached)
+    if not isinstance(loaded.state, Execution):
+        raise NotFound("execution", execution_id)
+    expect(loaded.state, expected)
+    return loaded.state
+
+
+def create_script(cmd: c.CreateScript, ctx: Context) -> Steps:
+    if cmd.expected_version is not None:
+        raise InvalidInput("expected_version", "a new script has no version to expect")
+    yield from ()
+    script = Script.create(
+        tenant_id=ctx.tenant_id,
+        created_by=ctx.user_id,
+        name=cmd.name,
+        content=cmd.content,
+        type=cmd.type,
+        metadata=cmd.metadata,
+        description=cmd.description,
+        tags=cmd.tags,
+        id=cmd.script_id,
+        at=ctx.now(),
+    )
+    return saved(script)
+
+
+def change_script(cmd: c.ScriptCommand, ctx: Context) -> Steps:
+    """Every change of an existing script: load it (the cache may answer), apply one behaviour."""
+    assert not isinstance(cmd, c.CreateScript)
+    script: Script = yield from live_script(
+        cmd.script_id, cached=ctx.use_cache, expected=cmd.expected_version
+    )
+    at, user = ctx.now(), ctx.user_id
+    if isinstance(cmd, c.UpdateScriptContent):
+        return saved(script.update_content(cmd.content, user, at=at))
+    if isinstance(cmd, c.ChangeScriptMetadata):
+        return saved(script.change_metadata(cmd.metadata, user, at=at))
+    if isinstance(cmd, c.ChangeScriptDetails):
+        changed = script.change_details(
+            by_user=user, name=cmd.name, description=cmd.description, tags=cmd.tags, at=at
+        )
+        return saved(changed)
+    if isinstance(cmd, c.EnableScript):
+        return saved(script.enable(user, at=at))
+    if isinstance(cmd, c.DisableScript):
+        return saved(script.disable(user, at=at))
+    return saved(script.delete(user, at=at))
+
+
+def start_execution(cmd: c.StartExecution, ctx: Context) -> Steps:
+    # expected_version, if given, is the script version the caller means to run.
+    script: Script = yield from runnable_script(cmd.script_id)
+    expect(script, cmd.expected_version)
+    opener = Execution.enqueue if isinstance(cmd, c.EnqueueExecution) else Execution.start
+    started = opener(
+        script=script,
+        trigger=cmd.trigger.model_dump(),
+        input=cmd.input,
+        id=cmd.execution_id,
+        at=ctx.now(),
+    )
+    return saved(started)
+
+
+def begin_execution(cmd: c.BeginExecution, ctx: Context) -> Steps:
+    run: Execution = yield from execution(
+        cmd.execution_id, cached=ctx.use_cache, expected=cmd.expected_version
+    )
+    return saved(run.begin(at=ctx.now()))
+
+
+def complete_execution(cmd: c.CompleteExecution, ctx: Context) -> Steps:
+    run: Execution = yield from execution(
+        cmd.execution_id, cached=ctx.use_cache, expected=cmd.expected_version
+    )
+    return saved(run.complete(cmd.status, cmd.result, at=ctx.now()))
+
+
+def prune_history(cmd: c.PruneScriptHistory, ctx: Context) -> Steps:
+    policy = retention.policy_of(cmd)
+    pruned: retention.Pruned = yield from retention.prune_script(
+        cmd.script_id, policy, ctx, expected=cmd.expected_version
+    )
+    return pruned.decision
+
+
+HANDLERS: dict[type[c.Command], Handler] = {
+    c.CreateScript: create_script,
+    c.UpdateScriptContent: change_script,
+    c.ChangeScriptMetadata: change_script,
+    c.ChangeScriptDetails: change_script,
+    c.EnableScript: change_script,
+    c.DisableScript: change_script,
+    c.DeleteScript: change_script,
+    c.StartExecution: start_execution,
+    c.EnqueueExecution: start_execution,
+    c.BeginExecution: begin_execution,
+    c.CompleteExecution: complete_execution,
+    c.PruneScriptHistory: prune_history,
+}
