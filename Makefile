@@ -23,6 +23,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check scripts_es projections tests bench
 	$(VENV)/bin/ruff format --check scripts_es projections tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 bench: $(STAMP)
 	$(PY) -m bench $(if $(QUICK),--quick,)
