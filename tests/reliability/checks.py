@@ -150,6 +150,7 @@ class Stored:
     execution_rows: dict[str, int]
     routes: set[tuple[str, str, str, str]]  # (tenant, method, path, script id)
     totals: dict[str, int]
+    tombstones: bool = True  # False before schema 0002: a removed execution leaves no trace
 
 
 def read_store(dsn: str) -> Stored:
@@ -208,7 +209,8 @@ def read_store(dsn: str) -> Stored:
             )
         }
         conn.rollback()
-    return Stored(streams, commands, scripts_rows, execution_rows, routes, totals(dsn))
+    tombstones = bool(has_tombstones and has_tombstones[0])
+    return Stored(streams, commands, scripts_rows, execution_rows, routes, totals(dsn), tombstones)
 
 
 def totals(dsn: str) -> dict[str, int]:
@@ -241,6 +243,7 @@ class Findings:
     other: list[dict[str, Any]] = field(default_factory=list)
     pruned_present: int = 0  # acknowledged versions below a stream's floor (present by horizon)
     replayed: int = 0
+    unverifiable: int = 0  # schemas before 0002 only: executions gone without a tombstone
     current_is_last_ack: int = 0  # streams whose current state is their last acknowledgement
     written_after_last_ack: int = 0  # streams with unacknowledged commits after it
 
@@ -422,6 +425,9 @@ def check_acknowledged(j: Journals, stored: Stored, f: Findings) -> None:
         logged = stored.commands.get((ack["tenant"], cid))
         if logged is None or logged[1] != ack["digest"]:
             base["command_log"] = "missing" if logged is None else "different result"
+        if (s is None or s.head is None) and not stored.tombstones and "Execution" in kind:
+            f.unverifiable += 1  # old schema: removed by execution retention, or lost
+            continue
         if s is None or s.head is None:
             f.add(
                 "lost",

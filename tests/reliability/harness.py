@@ -472,6 +472,7 @@ class Harness:
                 "gave_up_in_doubt": len(j.gave_up),
                 "replayed": f.replayed,
                 "acknowledged_below_a_horizon": f.pruned_present,
+                "unverifiable_without_tombstones": f.unverifiable,
                 "streams_at_their_last_acknowledgement": f.current_is_last_ack,
                 "streams_with_unacknowledged_commits_after_it": f.written_after_last_ack,
             },
@@ -509,6 +510,9 @@ class Harness:
             "phantom_events": len(f.phantom),
             "non_library_errors": len(f.nonlib),
             "other_violations": len(f.other),
+            "violations_by_check": dict(
+                Counter(f"{v['bucket']}: {v['check']}" for v in every).most_common()
+            ),
             "violations": shown,
             "violations_not_shown": len(every) - len(shown),
         }
