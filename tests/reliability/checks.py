@@ -73,6 +73,7 @@ class Journals:
     acks: dict[str, dict[str, Any]] = field(default_factory=dict)
     errors: Counter[str] = field(default_factory=Counter)
     gave_up: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: int = 0  # StorageUnavailable raised to a writer (then retried, same command_id)
     nonlib: list[dict[str, Any]] = field(default_factory=list)
     harness: list[dict[str, Any]] = field(default_factory=list)
     records: list[dict[str, Any]] = field(default_factory=list)  # every line, with `w`
@@ -95,6 +96,8 @@ class Journals:
                     j.acks[record["command_id"]] = record
                 elif t == "err":
                     j.errors[f"{record['kind']}: {record['error']}"] += 1
+                elif t == "unavailable":
+                    j.unavailable += 1
                 elif t == "gave_up":
                     j.gave_up.append(record)
                 elif t == "nonlib":

@@ -469,6 +469,7 @@ class Harness:
                 "acknowledged_by_kind": dict(sorted(kinds.items())),
                 "acknowledged_after_retry": sum(1 for a in j.acks.values() if a["attempts"] > 1),
                 "library_errors": dict(j.errors.most_common()),
+                "storage_unavailable_retried": j.unavailable,
                 "gave_up_in_doubt": len(j.gave_up),
                 "replayed": f.replayed,
                 "acknowledged_below_a_horizon": f.pruned_present,
@@ -526,7 +527,7 @@ class Harness:
             return v
         events = []
         for r in j.records:
-            if r["t"] not in ("send", "ack", "err", "gave_up"):
+            if r["t"] not in ("send", "ack", "err", "gave_up", "unavailable"):
                 continue
             if r.get("aggregate") != stream and r.get("command_id") != cid:
                 continue

@@ -329,8 +329,18 @@ class Writer:
                     break
             try:
                 result = self.session(tenant).handle(cmd)
-            except StorageUnavailable:
+            except StorageUnavailable as error:
                 doubt += 1
+                self.journal.write(
+                    {
+                        "t": "unavailable",
+                        "kind": kind,
+                        "command_id": str(cmd.command_id),
+                        "aggregate": aggregate,
+                        "attempt": attempt,
+                        "message": str(error)[:200],
+                    }
+                )
                 if attempt > self.cfg.retries:
                     break
                 time.sleep(self.cfg.retry_sleep)
