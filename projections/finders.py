@@ -13,6 +13,7 @@ from uuid import UUID
 from psycopg import sql
 from pydantic import BaseModel
 
+from projections.rows import EXECUTION_FIELDS, SCRIPT_FIELDS
 from projections.tables import LIVE
 from scripts_es.domain import Execution, Script
 from scripts_es.domain.values import (
@@ -27,14 +28,8 @@ from scripts_es.domain.values import (
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 from scripts_es.store.sql import render
 
-SCRIPT_COLUMNS = sql.SQL(
-    "id, tenant_id, name, description, content, type, is_enabled, metadata, tags, version, "
-    "created_at, updated_at, created_by, updated_by"
-)
-EXECUTION_COLUMNS = sql.SQL(
-    "id, script_id, tenant_id, script_version, status, result, started_at, completed_at, "
-    "duration, trigger_type, triggered_by, input, version"
-)
+SCRIPT_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, SCRIPT_FIELDS))
+EXECUTION_COLUMNS = sql.SQL(", ").join(map(sql.Identifier, EXECUTION_FIELDS))
 _DIRECTION = {"asc": sql.SQL("ASC"), "desc": sql.SQL("DESC")}
 
 
@@ -213,30 +208,14 @@ _TYPES = {t.value: t for t in ScriptType}
 
 
 def script_from_row(row: tuple[Any, ...]) -> Script:
-    """A Script from a scripts row (columns in SCRIPT_COLUMNS order)."""
-    script_type = _TYPES[row[5]]
-    metadata = trusted(METADATA_FOR_TYPE[script_type], row[7])
-    return trusted(
-        Script,
-        {
-            "id": row[0],
-            "tenant_id": row[1],
-            "name": row[2],
-            "description": row[3],
-            "content": row[4],
-            "type": script_type,
-            "version": row[9],
-            "is_enabled": row[6],
-            "metadata": metadata,
-            "tags": tuple(row[8]),
-            "created_at": row[10],
-            "updated_at": row[11],
-            "created_by": row[12],
-            "updated_by": row[13],
-            "is_deleted": False,
-            "pending_events": (),
-        },
-    )
+    """A Script from a scripts row (columns in SCRIPT_FIELDS order)."""
+    values = dict(zip(SCRIPT_FIELDS, row, strict=True))
+    script_type = values["type"] = _TYPES[values["type"]]
+    values["metadata"] = trusted(METADATA_FOR_TYPE[script_type], values["metadata"])
+    values["tags"] = tuple(values["tags"])
+    values["is_deleted"] = False
+    values["pending_events"] = ()
+    return trusted(Script, values)
 
 
 def execution_filters(
@@ -280,27 +259,17 @@ _TRIGGERS = {t.value: t for t in TriggerType}
 
 
 def execution_from_row(row: tuple[Any, ...]) -> Execution:
-    """An Execution from an executions row (columns in EXECUTION_COLUMNS order)."""
-    result = row[5]
-    trigger = trusted(ExecutionTrigger, {"type": _TRIGGERS[row[9]], "triggered_by": row[10]})
-    return trusted(
-        Execution,
-        {
-            "id": row[0],
-            "script_id": row[1],
-            "tenant_id": row[2],
-            "script_version": row[3],
-            "status": _STATUSES[row[4]],
-            "result": None if result is None else _result(result),
-            "started_at": row[6],
-            "completed_at": row[7],
-            "duration": row[8],
-            "trigger": trigger,
-            "input": row[11],
-            "version": row[12],
-            "pending_events": (),
-        },
+    """An Execution from an executions row (columns in EXECUTION_FIELDS order)."""
+    values = dict(zip(EXECUTION_FIELDS, row, strict=True))
+    result = values["result"]
+    values["result"] = None if result is None else _result(result)
+    values["status"] = _STATUSES[values["status"]]
+    values["trigger"] = trusted(
+        ExecutionTrigger,
+        {"type": _TRIGGERS[values.pop("trigger_type")], "triggered_by": values.pop("triggered_by")},
     )
+    values["pending_events"] = ()
+    return trusted(Execution, values)
 
 
 def _result(data: dict[str, Any]) -> ExecutionResult:

@@ -88,6 +88,13 @@ EXECUTION_FIELDS = (
 )
 
 
+# Columns a row keeps from its first write: an upsert never changes them.
+SCRIPT_FIXED = frozenset({"tenant_id", "id", "type", "created_at", "created_by"})
+EXECUTION_FIXED = frozenset(
+    {"tenant_id", "id", "script_id", "script_version", "trigger_type", "triggered_by", "input"}
+)
+
+
 def script_params(script: Script, events: Iterable[DomainEvent]) -> dict[str, Any]:
     """The script's rows as named parameters of the one-statement inline write."""
     versions = [version_row(e) for e in events if isinstance(e, ScriptEvent)]

@@ -16,9 +16,9 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from projections.rows import Rows
 from projections.streams import fold_for
-from projections.writer import upsert
+from projections.tables import LIVE
+from projections.writer import project
 from scripts_es.reports import ProjectionStatus, RunReport
 from scripts_es.store.database import Database
 from scripts_es.store.database import Q as STORE_Q
@@ -67,10 +67,10 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
     commit without, and takes no stream lock: stream locks come before table locks on every
     path (schema.sql), so waiting for one here could close a circle with a writer.
     """
-    rows = Rows()
     key: Callable[[Any], tuple[Any, Any]] = lambda row: (row[0], row[1])  # noqa: E731
     if tables is None:
         conn.execute(STORE_Q["share_streams"], {"ids": sorted({row[1] for row in events})})
+    streams = []
     for (tenant_id, stream_id), group in groupby(sorted(events, key=key), key=key):
         stream = sorted(group, key=lambda row: row[2])
         loaded = store.load(conn, tenant_id, stream_id, fold_for(stream[0][3]))
@@ -82,11 +82,8 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
             for _, _, v, topic, state, *_ in stream
             if v >= horizon  # pruned since it was read: its version row must not come back
         ]
-        rows.add(loaded.state, decoded)
-    if tables is None:
-        upsert(conn, rows)
-    else:
-        upsert(conn, rows, tables)
+        streams.append((loaded.state, decoded))
+    project(conn, streams, LIVE if tables is None else tables)
 
 
 def _held_back(db: Database) -> bool:

@@ -1,48 +1,82 @@
-"""Write Rows into the read model: version-guarded upserts (live) or COPY (fresh scratch)."""
+"""Write read-model rows: one statement per stream (live or scratch tables), or COPY in bulk.
+
+The statement parts come from queries.sql, with their column lists from projections/rows.py:
+the inline write of a command embeds the same parts (`rows_part`) after its events.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any
 
 from psycopg import sql
 
-from projections.rows import EXECUTION_FIELDS, SCRIPT_FIELDS, Rows
+from projections.rows import (
+    EXECUTION_FIELDS,
+    EXECUTION_FIXED,
+    SCRIPT_FIELDS,
+    SCRIPT_FIXED,
+    Rows,
+    execution_params,
+    script_params,
+)
 from projections.tables import LIVE, Tables
+from scripts_es.domain import Execution, Script
+from scripts_es.domain.events import DomainEvent
 from scripts_es.store.sql import load_templates, render
 
-Q = load_templates("projections", "queries.sql")
+QUERIES = load_templates("projections", "queries.sql")
 
 
+def _columns(fields: Sequence[str], fixed: frozenset[str], prefix: str) -> dict[str, Any]:
+    updated = [f for f in fields if f not in fixed]
+    return {
+        f"{prefix}_columns": sql.SQL(", ").join(map(sql.Identifier, fields)),
+        f"{prefix}_values": sql.SQL(", ").join(map(sql.Placeholder, fields)),
+        f"{prefix}_updates": sql.SQL(", ").join(
+            sql.SQL("{0} = excluded.{0}").format(sql.Identifier(f)) for f in updated
+        ),
+    }
+
+
+def rows_part(kind: str, tables: Tables = LIVE) -> sql.Composed:
+    """The CTEs that write one stream's rows (`script_rows` or `execution_rows`) into `tables`."""
+    return QUERIES[kind].format(
+        **tables.ids(),
+        **_columns(SCRIPT_FIELDS, SCRIPT_FIXED, "script"),
+        **_columns(EXECUTION_FIELDS, EXECUTION_FIXED, "execution"),
+    )
+
+
+@cache
 def statements(tables: Tables) -> dict[str, str]:
-    ids = tables.ids()
-    return {name: render(block.format(**ids)) for name, block in Q.items()}
+    """The runner's statements for `tables`: kind of stream -> rendered SQL."""
+    return {
+        kind: render(QUERIES["project"].format(rows=rows_part(f"{kind}_rows", tables)))
+        for kind in ("script", "execution")
+    }
 
 
-_LIVE = statements(LIVE)
-
-
-def upsert(conn: Any, rows: Rows, tables: Tables = LIVE) -> None:
-    """Apply rows idempotently: a row only moves forward in version, never back."""
-    q = _LIVE if tables == LIVE else statements(tables)
+def project(
+    conn: Any,
+    streams: Iterable[tuple[Script | Execution, Sequence[DomainEvent]]],
+    tables: Tables = LIVE,
+) -> None:
+    """Bring each stream's rows up to its state (version rows for `events`), idempotently."""
+    scripts: list[dict[str, Any]] = []
+    executions: list[dict[str, Any]] = []
+    for state, events in streams:
+        if isinstance(state, Execution):
+            executions.append({**execution_params(state), "project": True})
+        else:
+            scripts.append({**script_params(state, events), "project": True, "tags_changed": True})
+    query = statements(tables)
     with conn.cursor() as cur:
-        if rows.scripts:
-            cur.executemany(q["upsert_script"], rows.scripts)
-            cur.executemany(
-                q["replace_tags"],
-                [{"tenant_id": r[0], "id": r[1], "tags": r[8]} for r in rows.scripts],
-            )
-        for (tenant_id, script_id), versions in rows.versions.items():
-            if versions:
-                columns = [list(column) for column in zip(*versions, strict=True)]
-                cur.execute(q["insert_versions"], (tenant_id, script_id, *columns))
-        if rows.deleted_scripts:
-            # Live tables cascade from scripts; scratch tables have no foreign keys. Parents
-            # first: every writer locks scripts before script_versions (no deadlocks).
-            cur.executemany(q["delete_script"], rows.deleted_scripts)
-            cur.executemany(q["delete_script_versions"], rows.deleted_scripts)
-            cur.executemany(q["delete_script_tags"], rows.deleted_scripts)
-        if rows.executions:
-            cur.executemany(q["upsert_execution"], rows.executions)
+        if scripts:
+            cur.executemany(query["script"], scripts)
+        if executions:
+            cur.executemany(query["execution"], executions)
 
 
 VERSION_COLUMNS = ("tenant_id", "script_id", "version", "change", "updated_at", "updated_by")

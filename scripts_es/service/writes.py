@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from projections.rows import execution_params, script_params
+from projections.writer import rows_part
 from scripts_es.domain import Execution, Script
 from scripts_es.domain.events import (
     ScriptCreated,
@@ -21,9 +22,19 @@ from scripts_es.domain.values import HTTPMetadata, ScriptType
 from scripts_es.service.steps import Aggregate, Statement
 from scripts_es.store.database import Q as QUERIES
 from scripts_es.store.event_store import EventStore
-from scripts_es.store.sql import load
+from scripts_es.store.sql import load_templates, render
 
-WRITES = load("scripts_es.store", "writes.sql")
+_TEMPLATES = load_templates("scripts_es.service", "writes.sql")
+WRITES = {
+    name: render(
+        _TEMPLATES[name].format(
+            append=_TEMPLATES["append"],
+            script_rows=rows_part("script_rows"),
+            execution_rows=rows_part("execution_rows"),
+        )
+    )
+    for name in ("write_script", "write_execution")
+}
 _ROUTE_EVENTS = (ScriptCreated, ScriptMetadataChanged, ScriptDeleted)
 _TAG_EVENTS = (ScriptCreated, ScriptDetailsChanged)
 

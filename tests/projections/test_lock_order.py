@@ -10,17 +10,18 @@ import psycopg
 import pytest
 
 from projections import runner, writer
+from projections.tables import LIVE
 from scripts_es import ScriptsModule
 from scripts_es import commands as c
 from tests.projections.support import assert_rebuild_reproduces_live_tables, catch_up
 
-# The runner's statement, with a pause once it holds its lock on script_versions, so that the
-# rebuild's LOCK TABLE reliably lands in the window a real runner hits only now and then.
-PAUSED_DELETE_VERSIONS = (
-    "WITH pause AS MATERIALIZED (SELECT pg_sleep(2.0)) "
-    "DELETE FROM scripts_es.script_versions WHERE tenant_id = %s AND script_id = %s "
-    "AND EXISTS (SELECT FROM pause)"
-)
+def paused(statement: str) -> str:
+    """The runner's statement, pausing once it holds its locks on the read-model tables
+    (taken when the statement starts), so that the rebuild's LOCK TABLE reliably lands in the
+    window a real runner hits only now and then."""
+    assert statement.startswith("WITH ") and statement.endswith("SELECT 1")
+    body = statement.removeprefix("WITH ").removesuffix("SELECT 1")
+    return f"WITH pause AS MATERIALIZED (SELECT pg_sleep(2.0)), {body}SELECT 1 FROM pause"
 
 
 def test_a_rebuild_during_a_runner_batch_that_deletes_a_script_does_not_deadlock(
@@ -32,7 +33,8 @@ def test_a_rebuild_during_a_runner_batch_that_deletes_a_script_does_not_deadlock
         t.handle(c.UpdateScriptContent(script_id=script.id, content="y"))
         catch_up(module)
         t.handle(c.DeleteScript(script_id=script.id))  # the next batch only deletes
-        monkeypatch.setitem(writer._LIVE, "delete_script_versions", PAUSED_DELETE_VERSIONS)
+        live = writer.statements(LIVE)
+        monkeypatch.setitem(live, "script", paused(live["script"]))
 
         errors: list[BaseException] = []
 
