@@ -45,7 +45,7 @@ def like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable, list[Any]]:
+def script_filters(tenant_id: UUID, criteria: ScriptFindParams) -> tuple[sql.Composable, list[Any]]:
     clauses: list[sql.Composable] = [sql.SQL("tenant_id = %s")]
     params: list[Any] = [tenant_id]
 
@@ -53,42 +53,42 @@ def script_filters(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composable
         clauses.append(sql.SQL(clause))
         params.extend(values)
 
-    if p.type is not None:
-        add("type = %s", p.type.value)
-    if p.enabled is not None:
-        add("is_enabled = %s", p.enabled)
+    if criteria.type is not None:
+        add("type = %s", criteria.type.value)
+    if criteria.enabled is not None:
+        add("is_enabled = %s", criteria.enabled)
     # Tag filters go through script_tags: `tag = ANY(...)` is index-usable under row-level
     # security, where the array operators && and @> are not (they are not LEAKPROOF).
-    if p.tags_any is not None:
+    if criteria.tags_any is not None:
         add(
             "id IN (SELECT script_id FROM scripts_es.script_tags"
             " WHERE tenant_id = %s AND tag = ANY(%s::text[]))",
             tenant_id,
-            list(p.tags_any),
+            list(criteria.tags_any),
         )
-    if p.tags_all:  # every script has all of no tags
+    if criteria.tags_all:  # every script has all of no tags
         add(
             "id IN (SELECT script_id FROM scripts_es.script_tags"
             " WHERE tenant_id = %s AND tag = ANY(%s::text[])"
             " GROUP BY script_id HAVING count(*) = %s)",
             tenant_id,
-            list(p.tags_all),
-            len(p.tags_all),
+            list(criteria.tags_all),
+            len(criteria.tags_all),
         )
-    if p.search is not None:
-        pattern = like_pattern(p.search)
+    if criteria.search is not None:
+        pattern = like_pattern(criteria.search)
         add(
             "(lower(name) LIKE lower(%s) ESCAPE '\\'"
             " OR lower(description) LIKE lower(%s) ESCAPE '\\')",
             pattern,
             pattern,
         )
-    if p.created_by is not None:
-        add("created_by = %s", p.created_by)
-    if p.updated_after is not None:
-        add("updated_at > %s", p.updated_after)
-    if p.updated_before is not None:
-        add("updated_at < %s", p.updated_before)
+    if criteria.created_by is not None:
+        add("created_by = %s", criteria.created_by)
+    if criteria.updated_after is not None:
+        add("updated_at > %s", criteria.updated_after)
+    if criteria.updated_before is not None:
+        add("updated_at < %s", criteria.updated_before)
     return sql.SQL(" AND ").join(clauses), params
 
 
@@ -115,25 +115,35 @@ def order_by(sort: tuple[tuple[str, str], ...]) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def find_scripts_query(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composed, list[Any]]:
-    where, params = script_filters(tenant_id, p)
+def find_scripts_query(
+    tenant_id: UUID, criteria: ScriptFindParams
+) -> tuple[sql.Composed, list[Any]]:
+    where, params = script_filters(tenant_id, criteria)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
-        SCRIPT_COLUMNS, LIVE.ids()["scripts"], where, order_by(p.sort)
+        SCRIPT_COLUMNS, LIVE.ids()["scripts"], where, order_by(criteria.sort)
     )
-    return query, [*params, p.limit, p.offset]
+    return query, [*params, criteria.limit, criteria.offset]
 
 
-def count_scripts_query(tenant_id: UUID, p: ScriptFindParams) -> tuple[sql.Composed, list[Any]]:
-    where, params = script_filters(tenant_id, p)
+def count_scripts_query(
+    tenant_id: UUID, criteria: ScriptFindParams
+) -> tuple[sql.Composed, list[Any]]:
+    where, params = script_filters(tenant_id, criteria)
     query = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(LIVE.ids()["scripts"], where)
     return query, params
 
 
-def _script_filters_shape(p: ScriptFindParams) -> tuple[bool, ...]:
+def _script_filters_shape(criteria: ScriptFindParams) -> tuple[bool, ...]:
     """What the WHERE clause of a script query depends on (which filters, not their values)."""
-    present = (p.type, p.enabled, p.tags_any, p.search, p.created_by)
-    dates = (p.updated_after, p.updated_before)
-    return (*(v is not None for v in (*present, *dates)), bool(p.tags_all))
+    present = (
+        criteria.type,
+        criteria.enabled,
+        criteria.tags_any,
+        criteria.search,
+        criteria.created_by,
+    )
+    dates = (criteria.updated_after, criteria.updated_before)
+    return (*(v is not None for v in (*present, *dates)), bool(criteria.tags_all))
 
 
 class RenderCache:
@@ -175,15 +185,17 @@ class RenderCache:
 RENDERED = RenderCache(maxsize=512)
 
 
-def find_scripts_sql(tenant_id: UUID, p: ScriptFindParams) -> tuple[str, list[Any]]:
-    query, params = find_scripts_query(tenant_id, p)
-    key = ("find", *_script_filters_shape(p), sort_shape(p.sort))
+def find_scripts_sql(tenant_id: UUID, criteria: ScriptFindParams) -> tuple[str, list[Any]]:
+    query, params = find_scripts_query(tenant_id, criteria)
+    key = ("find", *_script_filters_shape(criteria), sort_shape(criteria.sort))
     return RENDERED.get(key, query), params
 
 
-def count_scripts_sql(tenant_id: UUID, p: ScriptFindParams) -> tuple[str, list[Any]]:
-    query, params = count_scripts_query(tenant_id, p)  # no ORDER BY: the sort is no part of it
-    return RENDERED.get(("count", *_script_filters_shape(p)), query), params
+def count_scripts_sql(tenant_id: UUID, criteria: ScriptFindParams) -> tuple[str, list[Any]]:
+    query, params = count_scripts_query(
+        tenant_id, criteria
+    )  # no ORDER BY: the sort is no part of it
+    return RENDERED.get(("count", *_script_filters_shape(criteria)), query), params
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -219,15 +231,15 @@ def script_from_row(row: tuple[Any, ...]) -> Script:
 
 
 def execution_filters(
-    tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+    tenant_id: UUID, script_id: UUID, criteria: ExecutionFindParams
 ) -> tuple[sql.Composable, list[Any]]:
     clauses: list[sql.Composable] = [sql.SQL("tenant_id = %s AND script_id = %s")]
     params: list[Any] = [tenant_id, script_id]
     for clause, value in (
-        ("status = %s", p.status and p.status.value),
-        ("trigger_type = %s", p.trigger_type and p.trigger_type.value),
-        ("started_at > %s", p.started_after),
-        ("started_at < %s", p.started_before),
+        ("status = %s", criteria.status and criteria.status.value),
+        ("trigger_type = %s", criteria.trigger_type and criteria.trigger_type.value),
+        ("started_at > %s", criteria.started_after),
+        ("started_at < %s", criteria.started_before),
     ):
         if value is not None:
             clauses.append(sql.SQL(clause))
@@ -236,21 +248,26 @@ def execution_filters(
 
 
 def find_executions_query(
-    tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+    tenant_id: UUID, script_id: UUID, criteria: ExecutionFindParams
 ) -> tuple[sql.Composed, list[Any]]:
-    where, params = execution_filters(tenant_id, script_id, p)
+    where, params = execution_filters(tenant_id, script_id, criteria)
     query = sql.SQL("SELECT {} FROM {} WHERE {} ORDER BY {} LIMIT %s OFFSET %s").format(
-        EXECUTION_COLUMNS, LIVE.ids()["executions"], where, order_by(p.sort)
+        EXECUTION_COLUMNS, LIVE.ids()["executions"], where, order_by(criteria.sort)
     )
-    return query, [*params, p.limit, p.offset]
+    return query, [*params, criteria.limit, criteria.offset]
 
 
 def find_executions_sql(
-    tenant_id: UUID, script_id: UUID, p: ExecutionFindParams
+    tenant_id: UUID, script_id: UUID, criteria: ExecutionFindParams
 ) -> tuple[str, list[Any]]:
-    query, params = find_executions_query(tenant_id, script_id, p)
-    present = (p.status, p.trigger_type, p.started_after, p.started_before)
-    key = ("executions", *(v is not None for v in present), sort_shape(p.sort))
+    query, params = find_executions_query(tenant_id, script_id, criteria)
+    present = (
+        criteria.status,
+        criteria.trigger_type,
+        criteria.started_after,
+        criteria.started_before,
+    )
+    key = ("executions", *(v is not None for v in present), sort_shape(criteria.sort))
     return RENDERED.get(key, query), params
 
 

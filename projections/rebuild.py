@@ -30,7 +30,7 @@ from scripts_es.store.database import Database
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load_templates, one
 
-Q = load_templates("projections", "rebuild.sql")
+QUERIES = load_templates("projections", "rebuild.sql")
 Progress = Callable[[int, int], None]
 FLUSH_ROWS = 5_000
 
@@ -41,7 +41,7 @@ def _ids(tables: Tables = SCRATCH) -> dict[str, sql.Composable]:
 
 
 def _q(name: str, **extra: sql.Composable) -> sql.Composed:
-    return Q[name].format(**_ids(), **extra)
+    return QUERIES[name].format(**_ids(), **extra)
 
 
 def build_scratch(
@@ -52,12 +52,12 @@ def build_scratch(
     counts = {"events": 0, "streams": 0}
     params = {"tenant_id": tenant_id}
     with conn.transaction():
-        snapshot = one(conn.execute(Q["snapshot"]))[0]
+        snapshot = one(conn.execute(QUERIES["snapshot"]))[0]
         conn.execute(_q("create_scratch"))
-        total = one(conn.execute(Q["count_events"], params))[0]
+        total = one(conn.execute(QUERIES["count_events"], params))[0]
         seeds = {
             (t, i): store.mapper.from_snapshot(StoredEvent(i, v, topic, bytes(state)))
-            for t, i, v, topic, state in conn.execute(Q["seeds"], params)
+            for t, i, v, topic, state in conn.execute(QUERIES["seeds"], params)
         }
         rows = Rows()
         for seed, events in _streams(conn, store, seeds, params):
@@ -86,7 +86,7 @@ def _streams(
     events: list[DomainEvent] = []
     with conn.cursor(name="scripts_es_rebuild") as cursor:
         cursor.itersize = 2_000
-        cursor.execute(Q["all_events"], params)
+        cursor.execute(QUERIES["all_events"], params)
         for tenant_id, stream_id, version, topic, state in cursor:
             key = (tenant_id, stream_id)
             if key != current:
@@ -103,7 +103,9 @@ def _streams(
 def catch_up(conn: Any, store: EventStore, snapshot: str, tenant_id: UUID | None) -> None:
     """Phase 2 start: under the lock, bring the scratch tables up to now."""
     conn.execute(_q("lock_live"))
-    late = conn.execute(Q["late_events"], {"snapshot": snapshot, "tenant_id": tenant_id}).fetchall()
+    late = conn.execute(
+        QUERIES["late_events"], {"snapshot": snapshot, "tenant_id": tenant_id}
+    ).fetchall()
     if late:
         project_streams(conn, store, late, SCRATCH)
     conn.execute(_q("drop_pruned"))
@@ -159,12 +161,12 @@ def verify(
             for name, scratch, live in zip(
                 LIVE.all(), SCRATCH.ids().values(), LIVE.ids().values(), strict=True
             ):
-                missing = one(conn.execute(Q["diff"].format(a=scratch, b=live), params))[0]
-                extra = one(conn.execute(Q["diff"].format(a=live, b=scratch), params))[0]
+                missing = one(conn.execute(QUERIES["diff"].format(a=scratch, b=live), params))[0]
+                extra = one(conn.execute(QUERIES["diff"].format(a=live, b=scratch), params))[0]
                 samples = []
                 if missing or extra:
                     for a, b, side in ((scratch, live, "missing"), (live, scratch, "extra")):
-                        for (row,) in conn.execute(Q["diff_sample"].format(a=a, b=b), params):
+                        for (row,) in conn.execute(QUERIES["diff_sample"].format(a=a, b=b), params):
                             samples.append({"side": side, "row": row})
                 drifts.append(TableDrift(name, int(missing), int(extra), samples))
             conn.execute(_q("drop_scratch"))

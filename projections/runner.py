@@ -20,21 +20,21 @@ from projections.streams import fold_for
 from projections.tables import LIVE
 from projections.writer import project
 from scripts_es.reports import ProjectionStatus, RunReport
+from scripts_es.store.database import QUERIES as STORE_QUERIES
 from scripts_es.store.database import Database
-from scripts_es.store.database import Q as STORE_Q
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load, one
 
 NAME = "read_model"
-Q = load("projections", "runner.sql")
+QUERIES = load("projections", "runner.sql")
 
 
 def status(db: Database) -> list[ProjectionStatus]:
     """Position and lag of every tracked projection (the read model's runner)."""
     with db.maintenance() as conn:
-        rows = conn.execute(Q["status"]).fetchall()
+        rows = conn.execute(QUERIES["status"]).fetchall()
         if not rows:
-            lag = conn.execute(Q["lag_untracked"]).fetchone()
+            lag = conn.execute(QUERIES["lag_untracked"]).fetchone()
             return [ProjectionStatus(NAME, 0, 0, int(lag[0] if lag else 0), None)]
     return [ProjectionStatus(name, nid, txid, lag, at) for name, nid, txid, at, lag in rows]
 
@@ -42,18 +42,18 @@ def status(db: Database) -> list[ProjectionStatus]:
 def run_batch(db: Database, store: EventStore, batch_size: int) -> int:
     """Project the next batch of events; returns how many (0 when caught up)."""
     with db.maintenance() as conn:
-        conn.execute(Q["ensure_tracking"], {"name": NAME})
-        position = conn.execute(Q["lock_tracking"], {"name": NAME}).fetchone()
+        conn.execute(QUERIES["ensure_tracking"], {"name": NAME})
+        position = conn.execute(QUERIES["lock_tracking"], {"name": NAME}).fetchone()
         assert position is not None
         txid, nid = position
         events = conn.execute(
-            Q["next_events"], {"txid": str(txid), "nid": nid, "limit": batch_size}
+            QUERIES["next_events"], {"txid": str(txid), "nid": nid, "limit": batch_size}
         ).fetchall()
         if not events:
             return 0
         project_streams(conn, store, events)
         last = events[-1]
-        conn.execute(Q["save_tracking"], {"name": NAME, "txid": str(last[5]), "nid": last[6]})
+        conn.execute(QUERIES["save_tracking"], {"name": NAME, "txid": str(last[5]), "nid": last[6]})
         return len(events)
 
 
@@ -69,7 +69,7 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
     """
     key: Callable[[Any], tuple[Any, Any]] = lambda row: (row[0], row[1])  # noqa: E731
     if tables is None:
-        conn.execute(STORE_Q["share_streams"], {"ids": sorted({row[1] for row in events})})
+        conn.execute(STORE_QUERIES["share_streams"], {"ids": sorted({row[1] for row in events})})
     streams = []
     for (tenant_id, stream_id), group in groupby(sorted(events, key=key), key=key):
         stream = sorted(group, key=lambda row: row[2])
@@ -88,7 +88,7 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
 
 def _held_back(db: Database) -> bool:
     with db.maintenance() as conn:
-        return bool(one(conn.execute(Q["held_back"], {"name": NAME}))[0])
+        return bool(one(conn.execute(QUERIES["held_back"], {"name": NAME}))[0])
 
 
 def run(

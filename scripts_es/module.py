@@ -12,7 +12,7 @@ from uuid import UUID
 import psycopg
 
 from projections import rebuild, runner
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.config import resolve_dsn
 from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
 from scripts_es.reports import (
@@ -57,15 +57,15 @@ class TenantSession:
         self.executions = ExecutionRepository(session)
 
     @overload
-    def handle(self, command: c.ScriptCommand) -> Script: ...
+    def handle(self, command: commands.ScriptCommand) -> Script: ...
     @overload
-    def handle(self, command: c.ExecutionCommand) -> Execution: ...
+    def handle(self, command: commands.ExecutionCommand) -> Execution: ...
     @overload
-    def handle(self, command: c.PruneScriptHistory) -> PruneResult: ...
+    def handle(self, command: commands.PruneScriptHistory) -> PruneResult: ...
     @overload
-    def handle(self, command: c.Command) -> Script | Execution | PruneResult: ...
+    def handle(self, command: commands.Command) -> Script | Execution | PruneResult: ...
 
-    def handle(self, command: c.Command) -> Script | Execution | PruneResult:
+    def handle(self, command: commands.Command) -> Script | Execution | PruneResult:
         """Apply a command; the same `command_id` twice is applied once, same result."""
         result = pipeline.handle(self.session, command)
         assert not isinstance(result, int)

@@ -10,13 +10,13 @@ from collections.abc import Callable, Generator
 from typing import Any, TypeVar
 from uuid import UUID
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.domain import Execution, Script
 from scripts_es.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound
 from scripts_es.service import retention
 from scripts_es.service.steps import Context, Decision, Hold, Load, Loaded, Steps
 
-CommandT = TypeVar("CommandT", bound=c.Command)
+CommandT = TypeVar("CommandT", bound=commands.Command)
 Handler = Callable[[Any, Context], Generator[Any, Any, Decision]]
 
 
@@ -59,7 +59,7 @@ def execution(execution_id: UUID, *, cached: bool, expected: int | None) -> Step
     return loaded.state
 
 
-def create_script(cmd: c.CreateScript, ctx: Context) -> Steps:
+def create_script(cmd: commands.CreateScript, ctx: Context) -> Steps:
     if cmd.expected_version is not None:
         raise InvalidInput("expected_version", "a new script has no version to expect")
     yield from ()
@@ -78,34 +78,34 @@ def create_script(cmd: c.CreateScript, ctx: Context) -> Steps:
     return saved(script)
 
 
-def change_script(cmd: c.ScriptCommand, ctx: Context) -> Steps:
+def change_script(cmd: commands.ScriptCommand, ctx: Context) -> Steps:
     """Every change of an existing script: load it (the cache may answer), apply one behaviour."""
-    assert not isinstance(cmd, c.CreateScript)
+    assert not isinstance(cmd, commands.CreateScript)
     script: Script = yield from live_script(
         cmd.script_id, cached=ctx.use_cache, expected=cmd.expected_version
     )
     at, user = ctx.now(), ctx.user_id
-    if isinstance(cmd, c.UpdateScriptContent):
+    if isinstance(cmd, commands.UpdateScriptContent):
         return saved(script.update_content(cmd.content, user, at=at))
-    if isinstance(cmd, c.ChangeScriptMetadata):
+    if isinstance(cmd, commands.ChangeScriptMetadata):
         return saved(script.change_metadata(cmd.metadata, user, at=at))
-    if isinstance(cmd, c.ChangeScriptDetails):
+    if isinstance(cmd, commands.ChangeScriptDetails):
         changed = script.change_details(
             by_user=user, name=cmd.name, description=cmd.description, tags=cmd.tags, at=at
         )
         return saved(changed)
-    if isinstance(cmd, c.EnableScript):
+    if isinstance(cmd, commands.EnableScript):
         return saved(script.enable(user, at=at))
-    if isinstance(cmd, c.DisableScript):
+    if isinstance(cmd, commands.DisableScript):
         return saved(script.disable(user, at=at))
     return saved(script.delete(user, at=at))
 
 
-def start_execution(cmd: c.StartExecution, ctx: Context) -> Steps:
+def start_execution(cmd: commands.StartExecution, ctx: Context) -> Steps:
     # expected_version, if given, is the script version the caller means to run.
     script: Script = yield from runnable_script(cmd.script_id)
     expect(script, cmd.expected_version)
-    opener = Execution.enqueue if isinstance(cmd, c.EnqueueExecution) else Execution.start
+    opener = Execution.enqueue if isinstance(cmd, commands.EnqueueExecution) else Execution.start
     started = opener(
         script=script,
         trigger=cmd.trigger.model_dump(),
@@ -116,21 +116,21 @@ def start_execution(cmd: c.StartExecution, ctx: Context) -> Steps:
     return saved(started)
 
 
-def begin_execution(cmd: c.BeginExecution, ctx: Context) -> Steps:
+def begin_execution(cmd: commands.BeginExecution, ctx: Context) -> Steps:
     run: Execution = yield from execution(
         cmd.execution_id, cached=ctx.use_cache, expected=cmd.expected_version
     )
     return saved(run.begin(at=ctx.now()))
 
 
-def complete_execution(cmd: c.CompleteExecution, ctx: Context) -> Steps:
+def complete_execution(cmd: commands.CompleteExecution, ctx: Context) -> Steps:
     run: Execution = yield from execution(
         cmd.execution_id, cached=ctx.use_cache, expected=cmd.expected_version
     )
     return saved(run.complete(cmd.status, cmd.result, at=ctx.now()))
 
 
-def prune_history(cmd: c.PruneScriptHistory, ctx: Context) -> Steps:
+def prune_history(cmd: commands.PruneScriptHistory, ctx: Context) -> Steps:
     policy = retention.policy_of(cmd)
     pruned: retention.Pruned = yield from retention.prune_script(
         cmd.script_id, policy, ctx, expected=cmd.expected_version
@@ -138,17 +138,17 @@ def prune_history(cmd: c.PruneScriptHistory, ctx: Context) -> Steps:
     return pruned.decision
 
 
-HANDLERS: dict[type[c.Command], Handler] = {
-    c.CreateScript: create_script,
-    c.UpdateScriptContent: change_script,
-    c.ChangeScriptMetadata: change_script,
-    c.ChangeScriptDetails: change_script,
-    c.EnableScript: change_script,
-    c.DisableScript: change_script,
-    c.DeleteScript: change_script,
-    c.StartExecution: start_execution,
-    c.EnqueueExecution: start_execution,
-    c.BeginExecution: begin_execution,
-    c.CompleteExecution: complete_execution,
-    c.PruneScriptHistory: prune_history,
+HANDLERS: dict[type[commands.Command], Handler] = {
+    commands.CreateScript: create_script,
+    commands.UpdateScriptContent: change_script,
+    commands.ChangeScriptMetadata: change_script,
+    commands.ChangeScriptDetails: change_script,
+    commands.EnableScript: change_script,
+    commands.DisableScript: change_script,
+    commands.DeleteScript: change_script,
+    commands.StartExecution: start_execution,
+    commands.EnqueueExecution: start_execution,
+    commands.BeginExecution: begin_execution,
+    commands.CompleteExecution: complete_execution,
+    commands.PruneScriptHistory: prune_history,
 }

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from uuid import UUID
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.domain import Execution, Script, VersionRetentionPolicy
 from scripts_es.domain.values import HTTPMetadata
 from scripts_es.errors import (
@@ -40,16 +40,16 @@ class _StaleCache(Exception):
         self.stream_ids = stream_ids
 
 
-def handle(session: Session, command: c.Command) -> Result:
+def handle(session: Session, command: commands.Command) -> Result:
     """Apply a command; the same `command_id` twice is applied once, with the same result."""
-    if not isinstance(command, c.Command):
+    if not isinstance(command, commands.Command):
         raise InvalidInput("command", f"not a command: {type(command).__name__}")
     handler = HANDLERS.get(type(command))
     if handler is None:
         raise InvalidInput("command", f"no handler for {type(command).__name__}")
     # A prune that failed midway is not repeated behind the caller's back: it reports the
     # failure, and running it again is always safe.
-    retried = not isinstance(command, c.PruneScriptHistory)
+    retried = not isinstance(command, commands.PruneScriptHistory)
     try:
         return run(session, lambda ctx: handler(command, ctx), command, retried=retried)
     except _StaleCache as stale:
@@ -68,7 +68,7 @@ def save(session: Session, decide: Decide, *, retried: bool = True) -> Result:
 def run(
     session: Session,
     decide: Decide,
-    command: c.Command | None,
+    command: commands.Command | None,
     *,
     retried: bool = True,
     use_cache: bool = True,

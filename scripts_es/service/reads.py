@@ -8,7 +8,7 @@ from uuid import UUID
 from scripts_es.domain import Script
 from scripts_es.errors import InvalidInput, NotFound, VersionPruned
 from scripts_es.service.steps import Fetch, Hold, Load, Loaded, Steps
-from scripts_es.store.database import Q as QUERIES
+from scripts_es.store.database import QUERIES
 
 
 def live_script(loaded: Loaded, script_id: UUID) -> Script:

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from psycopg.types.json import Jsonb
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
 from scripts_es.domain import validation as v
 from scripts_es.errors import ConcurrencyConflict, InvalidInput, NotFound
@@ -59,7 +59,7 @@ def check_policy(policy: object) -> VersionRetentionPolicy:
     return policy
 
 
-def policy_of(command: c.PruneScriptHistory) -> VersionRetentionPolicy:
+def policy_of(command: commands.PruneScriptHistory) -> VersionRetentionPolicy:
     return check_policy(
         VersionRetentionPolicy(
             max_versions=command.max_versions, retention_days=command.retention_days

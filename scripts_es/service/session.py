@@ -13,8 +13,7 @@ from scripts_es.errors import InvalidInput, StorageUnavailable
 from scripts_es.service.steps import Context
 from scripts_es.settings import Clock, Settings
 from scripts_es.store.cache import AggregateCache
-from scripts_es.store.database import Conn, Database
-from scripts_es.store.database import Q as QUERIES
+from scripts_es.store.database import QUERIES, Conn, Database
 from scripts_es.store.event_store import EventStore
 
 Position = tuple[int, int]  # (txid, notification id): where a write sits in the runner's order

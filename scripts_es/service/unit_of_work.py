@@ -12,7 +12,7 @@ from uuid import UUID
 
 import orjson
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.domain import Execution, PruneResult, Script
 from scripts_es.domain import execution as execution_fold
 from scripts_es.domain import script as script_fold
@@ -30,8 +30,7 @@ from scripts_es.service.steps import (
     Result,
     Statement,
 )
-from scripts_es.store.database import Conn
-from scripts_es.store.database import Q as QUERIES
+from scripts_es.store.database import QUERIES, Conn
 from scripts_es.store.event_store import Fold
 
 FOLDS: dict[str, Fold] = {"script": script_fold.fold, "execution": execution_fold.fold}
@@ -115,7 +114,7 @@ class UnitOfWork:
     def execute(self, statement: Statement) -> Any:
         return self.conn.execute(statement.query, statement.params, prepare=True)
 
-    def replay(self, command: c.Command) -> Result | None:
+    def replay(self, command: commands.Command) -> Result | None:
         """The stored result of an earlier handling of this command_id, if any."""
         row = self.conn.execute(
             QUERIES["find_command"],
@@ -132,7 +131,7 @@ class UnitOfWork:
             )
         return RESULT_KINDS[result_kind].model_validate(orjson.loads(data))
 
-    def record(self, command: c.Command, result: Result) -> None:
+    def record(self, command: commands.Command, result: Result) -> None:
         """Keep the result under the command's id, in this transaction."""
         assert isinstance(result, Script | Execution | PruneResult)
         kind = {Script: "script", Execution: "execution", PruneResult: "prune"}[type(result)]

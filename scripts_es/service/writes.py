@@ -20,7 +20,7 @@ from scripts_es.domain.events import (
 )
 from scripts_es.domain.values import HTTPMetadata, ScriptType
 from scripts_es.service.steps import Aggregate, Statement
-from scripts_es.store.database import Q as QUERIES
+from scripts_es.store.database import QUERIES
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load_templates, render
 

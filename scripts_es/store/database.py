@@ -27,7 +27,7 @@ Conn = psycopg.Connection[Any]
 
 APP_ROLE = "scripts_es_app"
 MAINT_ROLE = "scripts_es_maint"
-Q = load("scripts_es.store", "queries.sql")
+QUERIES = load("scripts_es.store", "queries.sql")
 BEGIN = sql.SQL("BEGIN")
 COMMIT = sql.SQL("COMMIT")
 
@@ -59,7 +59,7 @@ def install_schema(dsn: str) -> tuple[int | None, int]:
 
 
 def _member_of(conn: Conn, role: str) -> bool:
-    row = conn.execute(Q["member_of"], {"role": role}).fetchone()
+    row = conn.execute(QUERIES["member_of"], {"role": role}).fetchone()
     return bool(row and row[0])
 
 
@@ -160,7 +160,7 @@ class Database:
             try:
                 with conn.pipeline():
                     conn.execute(BEGIN)
-                    conn.execute(Q["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True)
+                    conn.execute(QUERIES["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True)
                     yield conn
                     conn.execute(COMMIT)
             finally:
@@ -172,7 +172,7 @@ class Database:
         share the pipeline's implicit transaction (no BEGIN/COMMIT needed)."""
         with translated(), self._app.connection() as conn:
             with conn.pipeline():
-                conn.execute(Q["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True)
+                conn.execute(QUERIES["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True)
                 cursor = conn.execute(query, params, prepare=True)
             return cursor.fetchall()
 

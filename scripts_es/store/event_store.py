@@ -17,7 +17,7 @@ from eventsourcing.persistence import StoredEvent
 
 from scripts_es.domain.events import DomainEvent
 from scripts_es.settings import Settings
-from scripts_es.store.database import Conn, Q
+from scripts_es.store.database import QUERIES, Conn
 from scripts_es.store.mapper import PydanticMapper
 
 MAX_VERSION = 2**62
@@ -62,7 +62,7 @@ class EventStore:
     ) -> Loaded[Any]:
         """Newest snapshot (at or below `upto`) plus the events after it, folded."""
         params = self.load_params(tenant_id, stream_id, upto)
-        rows = conn.execute(Q["load_stream"], params, prepare=True).fetchall()
+        rows = conn.execute(QUERIES["load_stream"], params, prepare=True).fetchall()
         return self.fold_rows(stream_id, rows, fold)
 
     @staticmethod

@@ -23,7 +23,7 @@ from scripts_es.errors import SchemaVersionMismatch
 from scripts_es.store.errors import translated
 from scripts_es.store.sql import load, schema_sql
 
-Q = load("scripts_es.store", "migrations.sql")
+QUERIES = load("scripts_es.store", "migrations.sql")
 _FILE = re.compile(r"^(\d{4})_(\w+)\.sql$")
 RELEASE_0_1_0 = 1  # the version a database made by release 0.1.0 is at
 
@@ -91,11 +91,11 @@ def code_version() -> int:
 
 def database_version(conn: psycopg.Connection[Any]) -> int | None:
     """The database's schema version, or None when the schema was never installed."""
-    row = conn.execute(Q["catalog_state"]).fetchone()
+    row = conn.execute(QUERIES["catalog_state"]).fetchone()
     assert row is not None
     has_versions, has_digest, has_events = row
     if has_versions:
-        newest = conn.execute(Q["newest_version"]).fetchone()
+        newest = conn.execute(QUERIES["newest_version"]).fetchone()
         return None if newest is None or newest[0] is None else int(newest[0])
     if has_digest or has_events:
         return RELEASE_0_1_0
@@ -107,9 +107,11 @@ def status(conn: psycopg.Connection[Any]) -> SchemaStatus:
     version = database_version(conn)
     applied: list[tuple[int, str, datetime | None]] = []
     if version is not None:
-        row = conn.execute(Q["catalog_state"]).fetchone()
+        row = conn.execute(QUERIES["catalog_state"]).fetchone()
         if row is not None and row[0]:
-            applied = [(int(v), str(n), at) for v, n, at in conn.execute(Q["applied_versions"])]
+            applied = [
+                (int(v), str(n), at) for v, n, at in conn.execute(QUERIES["applied_versions"])
+            ]
         else:
             applied = [(RELEASE_0_1_0, migrations()[0].name, None)]
     return SchemaStatus(version, code_version(), tuple(applied))
@@ -145,7 +147,7 @@ def upgrade(dsn: str) -> tuple[int | None, int]:
     """
     latest = code_version()
     with translated(), psycopg.connect(dsn, autocommit=False) as conn:
-        conn.execute(Q["lock_schema"])
+        conn.execute(QUERIES["lock_schema"])
         before = database_version(conn)
         if before is not None and before > latest:
             conn.rollback()
@@ -163,6 +165,6 @@ def upgrade(dsn: str) -> tuple[int | None, int]:
             if before == RELEASE_0_1_0:
                 steps = migrations()  # record the baseline too
         for step in steps:
-            conn.execute(Q["record_version"], {"version": step.version, "name": step.name})
+            conn.execute(QUERIES["record_version"], {"version": step.version, "name": step.name})
         conn.commit()
     return before, latest

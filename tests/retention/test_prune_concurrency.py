@@ -282,7 +282,7 @@ def test_a_prune_committing_while_the_runner_projects_leaves_no_pruned_version_r
         racer = Racer(lambda: tenant.scripts.prune_version_history(script.id, policy))
 
         def batch_holds_doomed_events(query: Any, _: Any, rows: list[Any]) -> bool:
-            return query is runner.Q["next_events"] and any(
+            return query is runner.QUERIES["next_events"] and any(
                 row[1] == script.id and row[2] < 16 for row in rows
             )
 
@@ -308,7 +308,7 @@ def test_an_execution_prune_committing_while_the_runner_projects_leaves_no_row_b
     racer = Racer(lambda: session.executions.prune(older_than_days=7))
 
     def execution_loaded(query: Any, args: tuple[Any, ...], _: list[Any]) -> bool:
-        return query is database.Q["load_stream"] and args[0]["originator_id"] == run.id
+        return query is database.QUERIES["load_stream"] and args[0]["originator_id"] == run.id
 
     with race_in_runner(clocked, racer, execution_loaded):
         clocked.run_projections(once=True)

@@ -26,7 +26,7 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import PruneResult, Script, VersionRetentionPolicy
 from scripts_es.errors import ScriptsError
-from scripts_es.store.database import Q as QUERIES
+from scripts_es.store.database import QUERIES
 from tests.retention.support import Clock, Raw
 
 POLICY = VersionRetentionPolicy(max_versions=8)

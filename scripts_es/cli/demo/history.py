@@ -8,7 +8,7 @@ from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.syntax import Syntax
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.cli.demo.story import Attempt, Section, Story, attempt
 from scripts_es.cli.demo.views import attempt_row, attempts_table, trigger
 from scripts_es.cli.output import grid
@@ -66,14 +66,20 @@ def prune(story: Story) -> Section:
     alice, scripts = story.alice, story.alice.scripts
     script_id = story.scripts["nightly-report"].id
     before = scripts.find_by_id(script_id)
-    pruned: PruneResult = alice.handle(c.PruneScriptHistory(script_id=script_id, max_versions=2))
+    pruned: PruneResult = alice.handle(
+        commands.PruneScriptHistory(script_id=script_id, max_versions=2)
+    )
     after = scripts.find_by_id(script_id)
     kept = [v.version for v in scripts.get_version_history(script_id)]
     oldest = scripts.get_version(script_id, kept[0])
-    again: PruneResult = alice.handle(c.PruneScriptHistory(script_id=script_id, max_versions=2))
+    again: PruneResult = alice.handle(
+        commands.PruneScriptHistory(script_id=script_id, max_versions=2)
+    )
     story.clock.tick(60)
     changed: Script = story.bob.handle(
-        c.UpdateScriptContent(script_id=script_id, content=after.content + "log.info('sent')\n")
+        commands.UpdateScriptContent(
+            script_id=script_id, content=after.content + "log.info('sent')\n"
+        )
     )
     story.scripts["nightly-report"] = changed
     tried: list[Attempt] = [

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.cli.demo.story import Attempt, Section, Story, attempt
 from scripts_es.cli.demo.views import attempt_row, attempts_table
 from scripts_es.cli.output import grid
@@ -49,7 +49,8 @@ def isolate(story: Story) -> Section:
         attempt("gina", "find_by_id(Acme's nightly-report)",
                 lambda: gina.scripts.find_by_id(acme_script), "found it"),
         attempt("gina", "update Acme's nightly-report",
-                lambda: gina.handle(c.UpdateScriptContent(script_id=acme_script, content="x")),
+                lambda: gina.handle(
+                    commands.UpdateScriptContent(script_id=acme_script, content="x")),
                 "updated it"),
         attempt("gina", "find_by_id(Acme's nightly run)",
                 lambda: gina.executions.find_by_id(acme_run), "found it"),
@@ -77,20 +78,20 @@ def delete(story: Story) -> Section:
     health = story.scripts["health"]
     alice = story.alice
     before = alice.scripts.count()
-    alice.handle(c.DeleteScript(script_id=health.id))
+    alice.handle(commands.DeleteScript(script_id=health.id))
     story.clock.tick(60)
     run = alice.executions.find_by_id(story.runs["health"].id)
     tried: list[Attempt] = [
         attempt("alice", "find_by_id(health)", lambda: alice.scripts.find_by_id(health.id),
                 "found it"),
         attempt("alice", "enable health again",
-                lambda: alice.handle(c.EnableScript(script_id=health.id)), "enabled"),
+                lambda: alice.handle(commands.EnableScript(script_id=health.id)), "enabled"),
         Attempt("alice", "find_by_id(health's last run)", "ok",
                 f"still readable: {run.status.value}, ran v{run.script_version}", refused=False),
         Attempt("alice", "count()", "ok", f"{alice.scripts.count()} scripts (was {before})",
                 refused=False),
         attempt("alice", "create health-v2 on GET /health",
-                lambda: alice.handle(c.CreateScript(
+                lambda: alice.handle(commands.CreateScript(
                     name="health-v2", type=ScriptType.HTTP, content="return 'ok'\n",
                     metadata={"path": "/health", "method": "GET"})),
                 "created: the deleted script released its route"),

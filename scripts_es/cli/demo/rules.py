@@ -7,7 +7,7 @@ from uuid import uuid4
 from rich.console import Group
 from rich.text import Text
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.cli.demo.runs import API
 from scripts_es.cli.demo.story import Attempt, Section, Story, attempt
 from scripts_es.cli.demo.views import attempt_row, attempts_table, short
@@ -23,7 +23,7 @@ def refuse(story: Story) -> Section:
             "alice",
             "create orders-webhook-v2 on POST /hooks/orders",
             lambda: story.alice.handle(
-                c.CreateScript(
+                commands.CreateScript(
                     name="orders-webhook-v2",
                     type="http",
                     metadata={"path": "/hooks/orders", "method": "POST"},
@@ -36,7 +36,7 @@ def refuse(story: Story) -> Section:
             "alice",
             "run the disabled backfill-2024",
             lambda: story.alice.handle(
-                c.StartExecution(script_id=s["backfill-2024"].id, trigger=API)
+                commands.StartExecution(script_id=s["backfill-2024"].id, trigger=API)
             ),
             "started",
         ),
@@ -44,7 +44,7 @@ def refuse(story: Story) -> Section:
             "bob",
             "edit nightly-report expecting version 2 (it is at 4)",
             lambda: story.bob.handle(
-                c.UpdateScriptContent(
+                commands.UpdateScriptContent(
                     script_id=s["nightly-report"].id, content="pass\n", expected_version=2
                 )
             ),
@@ -54,7 +54,7 @@ def refuse(story: Story) -> Section:
             "alice",
             "schedule a script 'every day at 2'",
             lambda: story.alice.handle(
-                c.CreateScript(
+                commands.CreateScript(
                     name="bad-schedule",
                     type="cron",
                     metadata={"cron_expression": "every day at 2"},
@@ -67,7 +67,7 @@ def refuse(story: Story) -> Section:
             "bob",
             "complete the finished nightly run again, as failed",
             lambda: story.bob.handle(
-                c.CompleteExecution(
+                commands.CompleteExecution(
                     execution_id=story.runs["nightly-report"].id, status=ExecutionStatus.FAILED
                 )
             ),
@@ -93,13 +93,15 @@ def refuse(story: Story) -> Section:
 
 def _twice(story: Story) -> Attempt:
     """Send the same StartExecution (same command_id) twice: one run comes of it."""
-    command = c.StartExecution(
+    command = commands.StartExecution(
         script_id=story.scripts["health"].id, trigger=API, command_id=uuid4()
     )
     first: Execution = story.alice.handle(command)
     second: Execution = story.alice.handle(command)
     story.clock.tick(0.01)
-    story.alice.handle(c.CompleteExecution(execution_id=first.id, status=ExecutionStatus.COMPLETED))
+    story.alice.handle(
+        commands.CompleteExecution(execution_id=first.id, status=ExecutionStatus.COMPLETED)
+    )
     same = first.id == second.id
     message = (
         f"one execution ({short(first.id)}); the retry returned it again"

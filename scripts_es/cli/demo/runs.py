@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from scripts_es import commands as c
+from scripts_es import commands
 from scripts_es.cli.demo.story import Section, Story
 from scripts_es.cli.demo.views import (
     execution_row,
@@ -17,8 +17,8 @@ from scripts_es.cli.demo.views import (
 )
 from scripts_es.domain import ExecutionStatus, TriggerType
 
-CRON = c.TriggerData(type=TriggerType.CRON)
-API = c.TriggerData(type=TriggerType.API)
+CRON = commands.TriggerData(type=TriggerType.CRON)
+API = commands.TriggerData(type=TriggerType.API)
 
 
 def _logs(start: datetime, lines: list[tuple[float, str, str]]) -> list[dict[str, Any]]:
@@ -32,10 +32,12 @@ def execute(story: Story) -> Section:
     """Chapter 4: four runs: completed, failed, timed out (after a queue), and a quick probe."""
     s, clock = story.scripts, story.clock
     start = clock.now
-    run = story.alice.handle(c.StartExecution(script_id=s["nightly-report"].id, trigger=CRON))
+    run = story.alice.handle(
+        commands.StartExecution(script_id=s["nightly-report"].id, trigger=CRON)
+    )
     clock.tick(4.2)
     story.runs["nightly-report"] = story.alice.handle(
-        c.CompleteExecution(
+        commands.CompleteExecution(
             execution_id=run.id,
             status=ExecutionStatus.COMPLETED,
             result={
@@ -55,11 +57,11 @@ def execute(story: Story) -> Section:
     start = clock.now
     order = {"order_id": 1042, "currency": "XYZ", "total": 99.5}
     run = story.alice.handle(
-        c.StartExecution(script_id=s["orders-webhook"].id, trigger=API, input=order)
+        commands.StartExecution(script_id=s["orders-webhook"].id, trigger=API, input=order)
     )
     clock.tick(0.8)
     story.runs["orders-webhook"] = story.alice.handle(
-        c.CompleteExecution(
+        commands.CompleteExecution(
             execution_id=run.id,
             status=ExecutionStatus.FAILED,
             result={
@@ -77,13 +79,15 @@ def execute(story: Story) -> Section:
 
     clock.tick(120)
     start = clock.now
-    manual = c.TriggerData(type=TriggerType.MANUAL, triggered_by=story.bob.session.user_id)
-    queued = story.bob.handle(c.EnqueueExecution(script_id=s["price-rules"].id, trigger=manual))
+    manual = commands.TriggerData(type=TriggerType.MANUAL, triggered_by=story.bob.session.user_id)
+    queued = story.bob.handle(
+        commands.EnqueueExecution(script_id=s["price-rules"].id, trigger=manual)
+    )
     clock.tick(5)
-    begun = story.bob.handle(c.BeginExecution(execution_id=queued.id))
+    begun = story.bob.handle(commands.BeginExecution(execution_id=queued.id))
     clock.tick(30)
     story.runs["price-rules"] = story.bob.handle(
-        c.CompleteExecution(
+        commands.CompleteExecution(
             execution_id=queued.id,
             status=ExecutionStatus.TIMEOUT,
             result={
@@ -100,10 +104,10 @@ def execute(story: Story) -> Section:
     )
 
     clock.tick(60)
-    run = story.bob.handle(c.StartExecution(script_id=s["health"].id, trigger=API))
+    run = story.bob.handle(commands.StartExecution(script_id=s["health"].id, trigger=API))
     clock.tick(0.012)
     story.runs["health"] = story.bob.handle(
-        c.CompleteExecution(
+        commands.CompleteExecution(
             execution_id=run.id, status=ExecutionStatus.COMPLETED, result={"output": "ok"}
         )
     )

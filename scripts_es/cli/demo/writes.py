@@ -7,8 +7,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from scripts_es import TenantSession
-from scripts_es import commands as c
+from scripts_es import TenantSession, commands
 from scripts_es.cli.demo.story import Section, Story
 from scripts_es.cli.demo.views import script_row, scripts_table
 from scripts_es.cli.output import grid
@@ -27,11 +26,11 @@ NIGHTLY = {
 
 def _create(
     name: str, type_: ScriptType, metadata: dict[str, Any], **fields: Any
-) -> c.CreateScript:
-    return c.CreateScript(name=name, type=type_, metadata=metadata, **fields)
+) -> commands.CreateScript:
+    return commands.CreateScript(name=name, type=type_, metadata=metadata, **fields)
 
 
-def script_commands() -> list[tuple[str, str, c.CreateScript]]:
+def script_commands() -> list[tuple[str, str, commands.CreateScript]]:
     """(who, key in the story, command): what the users create, in order."""
     cron, http = ScriptType.CRON, ScriptType.HTTP
     return [
@@ -115,22 +114,23 @@ def change(story: Story) -> Section:
     """Chapter 3: content, schedule, details and enabled flag change; a no-op changes nothing."""
     nightly, webhook = story.scripts["nightly-report"].id, story.scripts["orders-webhook"].id
     backfill = story.scripts["backfill-2024"].id
-    steps: list[tuple[str, str, str, c.Command]] = [
+    steps: list[tuple[str, str, str, commands.Command]] = [
         ("alice", "nightly-report", "content: in EUR, as PDF",
-         c.UpdateScriptContent(script_id=nightly, content=NIGHTLY[2])),
+         commands.UpdateScriptContent(script_id=nightly, content=NIGHTLY[2])),
         ("bob", "nightly-report", "content: retry mail delivery 3x",
-         c.UpdateScriptContent(script_id=nightly, content=NIGHTLY[3])),
+         commands.UpdateScriptContent(script_id=nightly, content=NIGHTLY[3])),
         ("bob", "nightly-report", "schedule: 02:00 -> 01:30",
-         c.ChangeScriptMetadata(
+         commands.ChangeScriptMetadata(
              script_id=nightly,
              metadata={"cron_expression": "30 1 * * *", "timezone": "Europe/Berlin"})),
         ("alice", "orders-webhook", "details: description and tags",
-         c.ChangeScriptDetails(
+         commands.ChangeScriptDetails(
              script_id=webhook, description="Receives new and updated orders from the shop.",
              tags=["webhooks", "orders", "shop"])),
         ("alice", "backfill-2024", "disabled: the import is done",
-         c.DisableScript(script_id=backfill)),
-        ("bob", "orders-webhook", "enable (it already is)", c.EnableScript(script_id=webhook)),
+         commands.DisableScript(script_id=backfill)),
+        ("bob", "orders-webhook", "enable (it already is)",
+         commands.EnableScript(script_id=webhook)),
     ]  # fmt: skip
     rows, data = [], []
     for who, key, what, command in steps:
