@@ -17,6 +17,7 @@ from scripts_es.service.steps import Aggregate, Context, Steps
 from scripts_es.service.unit_of_work import current_state, fetch, read
 
 ParamsT = TypeVar("ParamsT", ScriptFindParams, ExecutionFindParams)
+AggregateT = TypeVar("AggregateT", Script, Execution)
 
 
 def check_params(params: object, cls: type[ParamsT]) -> ParamsT:
@@ -50,23 +51,13 @@ class ScriptRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _save(self, script: object, *, creating: bool) -> Script:
-        if not isinstance(script, Script):
-            raise InvalidInput("script", "must be a Script")
-        checked = check_new_or_loaded(self.session, script, creating=creating)
-        if not checked.pending_events:
-            return script
-        saved = pipeline.save(self.session, lambda _ctx: _decided(handlers.saved(checked)))
-        assert isinstance(saved, Script)
-        return saved
-
     def create(self, script: Script) -> Script:
         """Store a new script (its pending ScriptCreated and any later pending events)."""
-        return self._save(script, creating=True)
+        return store(self.session, script, Script, creating=True)
 
     def update(self, script: Script) -> Script:
         """Store the pending events of a script loaded earlier (optimistic concurrency)."""
-        return self._save(script, creating=False)
+        return store(self.session, script, Script, creating=False)
 
     def delete(self, script_id: UUID) -> None:
         """Delete a script: gone from every read; its executions stay readable by id."""
@@ -125,28 +116,15 @@ class ExecutionRepository:
 
     def create(self, execution: Execution) -> Execution:
         """Store a new execution; its script must exist, live and enabled, in this tenant."""
-        if not isinstance(execution, Execution):
-            raise InvalidInput("execution", "must be an Execution")
-        checked = check_new_or_loaded(self.session, execution, creating=True)
 
-        def decide(_ctx: Context) -> Steps:
-            yield from handlers.runnable_script(execution.script_id)
-            return handlers.saved(checked)
+        def runnable() -> Steps:  # called once `execution` is known to be an Execution
+            return handlers.runnable_script(execution.script_id)
 
-        saved = pipeline.save(self.session, decide)
-        assert isinstance(saved, Execution)
-        return saved
+        return store(self.session, execution, Execution, creating=True, first=runnable)
 
     def update(self, execution: Execution) -> Execution:
         """Store the pending events of an execution loaded earlier."""
-        if not isinstance(execution, Execution):
-            raise InvalidInput("execution", "must be an Execution")
-        checked = check_new_or_loaded(self.session, execution, creating=False)
-        if not checked.pending_events:
-            return execution
-        saved = pipeline.save(self.session, lambda _ctx: _decided(handlers.saved(checked)))
-        assert isinstance(saved, Execution)
-        return saved
+        return store(self.session, execution, Execution, creating=False)
 
     def find_by_id(self, execution_id: UUID) -> Execution:
         """The execution's current state, folded from its stream."""
@@ -208,6 +186,28 @@ def _pruned(session: Session, prune: Callable[[Context], Steps]) -> retention.Pr
     return outcome[-1]
 
 
-def _decided(decision: object) -> Steps:
-    yield from ()
-    return decision
+def store(
+    session: Session,
+    aggregate: object,
+    model: type[AggregateT],
+    *,
+    creating: bool,
+    first: Callable[[], Steps] | None = None,
+) -> AggregateT:
+    """Store the pending events of a caller's own aggregate (its conflicts are the caller's);
+    `first` runs in the same transaction and may refuse the write."""
+    if not isinstance(aggregate, model):
+        article = "an" if model.__name__[0] in "AEIOU" else "a"
+        raise InvalidInput(model.__name__.lower(), f"must be {article} {model.__name__}")
+    checked = check_new_or_loaded(session, aggregate, creating=creating)
+    if not checked.pending_events:
+        return aggregate
+
+    def decide(_ctx: Context) -> Steps:
+        if first is not None:
+            yield from first()
+        return handlers.saved(checked)
+
+    saved = pipeline.save(session, decide)
+    assert isinstance(saved, model)
+    return saved
