@@ -24,6 +24,7 @@ from projections.runner import project_streams
 from projections.streams import fold_stream
 from projections.tables import LIVE, SCRATCH, Tables
 from projections.writer import copy
+from scripts_es.domain import validation
 from scripts_es.domain.events import DomainEvent
 from scripts_es.reports import RebuildReport, TableDrift, VerifyReport
 from scripts_es.store.database import Database
@@ -119,6 +120,7 @@ def rebuild(
     progress: Progress | None = None,
 ) -> RebuildReport:
     """Rebuild the read model (of one tenant, or all) and swap it in atomically."""
+    validation.tenant_filter(tenant_id)
     started = time.perf_counter()
     with db.maintenance_connection() as conn:
         snapshot, counts = build_scratch(conn, store, tenant_id, progress)
@@ -152,6 +154,7 @@ def verify(
     progress: Progress | None = None,
 ) -> VerifyReport:
     """Rebuild into scratch tables and diff them against the live ones (nothing is changed)."""
+    validation.tenant_filter(tenant_id)
     drifts: list[TableDrift] = []
     with db.maintenance_connection() as conn:
         snapshot, _ = build_scratch(conn, store, tenant_id, progress)

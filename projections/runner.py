@@ -19,6 +19,7 @@ from eventsourcing.persistence import StoredEvent
 from projections.streams import fold_for
 from projections.tables import LIVE
 from projections.writer import project
+from scripts_es.domain import validation
 from scripts_es.reports import ProjectionStatus, RunReport
 from scripts_es.store.database import QUERIES as STORE_QUERIES
 from scripts_es.store.database import Database
@@ -26,6 +27,7 @@ from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load, one
 
 NAME = "read_model"
+MAX_BATCH = 100_000  # events per batch: one transaction holds them all in memory
 QUERIES = load("projections", "runner.sql")
 
 
@@ -108,6 +110,7 @@ def run(
     transaction (even in another database) holds newer events back; they are never skipped.
     With `once`, such held-back events are waited for up to `settle` seconds.
     """
+    validation.whole_number("batch_size", batch_size, 1, MAX_BATCH, "events per batch")
     total = batches = 0
     settle_until: float | None = None
     while stop is None or not stop.is_set():

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from projections.runner import MAX_BATCH
 from scripts_es.cli import views
 from scripts_es.cli.options import (
     DryRunOption,
@@ -27,7 +28,6 @@ from scripts_es.domain.validation import MAX_BIGINT, MAX_DAYS
 projections_app = typer.Typer(
     help="The read model: status, follow, rebuild, verify.", no_args_is_help=True
 )
-MAX_BATCH = 100_000  # events per runner batch: one transaction holds them all in memory
 
 prune_app = typer.Typer(
     help="Retention: prune old script history and old executions.", no_args_is_help=True

@@ -1,6 +1,7 @@
 """The pure domain: value objects, events and the immutable Script and Execution aggregates.
 
-Imports only the standard library, pydantic and cronsim; never the store, projections or CLI.
+Of the project it imports only `scripts_es.errors` (checked by import-linter in `make lint`);
+beyond that the standard library, pydantic and cronsim. Never the store, projections or CLI.
 """
 
 from scripts_es.domain.execution import Execution

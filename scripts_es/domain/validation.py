@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from uuid import UUID
 
 from scripts_es.errors import InvalidInput
 
@@ -110,3 +111,9 @@ def days(field: str, value: object, *, minimum: int = 1) -> int:
 def bigint(field: str, value: object, *, minimum: int = 0) -> int:
     """A version, count or offset that the database stores or compares as a bigint."""
     return whole_number(field, value, minimum, MAX_BIGINT, "a PostgreSQL bigint")
+
+
+def tenant_filter(value: object) -> None:
+    """An operator run covers one tenant (a UUID) or all of them (None)."""
+    if value is not None and not isinstance(value, UUID):
+        raise InvalidInput("tenant_id", "must be a UUID, or None for every tenant")

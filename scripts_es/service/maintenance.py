@@ -7,6 +7,7 @@ from collections.abc import Callable
 from uuid import UUID
 
 from scripts_es.domain import VersionRetentionPolicy
+from scripts_es.domain import validation as v
 from scripts_es.errors import NotFound
 from scripts_es.reports import PruneSummary
 from scripts_es.service import repositories, retention
@@ -32,7 +33,7 @@ def prune_all_scripts(
     tenant) in between is skipped and counted in `skipped`, never an abort of the whole run.
     """
     retention.check_policy(policy)
-    retention.check_tenant_filter(tenant_id)
+    v.tenant_filter(tenant_id)
     with db.maintenance() as conn:
         targets = conn.execute(QUERIES["tenants_with_scripts"], {"tenant_id": tenant_id}).fetchall()
     touched = removed = freed = skipped = 0
@@ -68,7 +69,7 @@ def prune_all_executions(
     executions went away after the listing simply has nothing to remove (no error, no skip).
     """
     retention.check_execution_retention(older_than_days, keep_last_per_script)
-    retention.check_tenant_filter(tenant_id)
+    v.tenant_filter(tenant_id)
     with db.maintenance() as conn:
         listed = conn.execute(QUERIES["tenants_with_executions"], {"tenant_id": tenant_id})
         tenants = [row[0] for row in listed]

@@ -67,12 +67,6 @@ def policy_of(command: commands.PruneScriptHistory) -> VersionRetentionPolicy:
     )
 
 
-def check_tenant_filter(tenant_id: object) -> None:
-    """An operator run covers one tenant (a UUID) or all of them (None)."""
-    if tenant_id is not None and not isinstance(tenant_id, UUID):
-        raise InvalidInput("tenant_id", "must be a UUID, or None for every tenant")
-
-
 def check_execution_retention(older_than_days: object, keep_last_per_script: object) -> None:
     """0..MAX_DAYS days (the cutoff must stay a datetime), 0..bigint executions kept."""
     v.days("older_than_days", older_than_days, minimum=0)

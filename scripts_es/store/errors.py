@@ -1,4 +1,8 @@
-"""The adapter boundary: psycopg errors become scripts_es errors here and nowhere else."""
+"""The adapter boundary: psycopg errors become scripts_es errors here and nowhere else.
+
+The names of the constraints whose violation means something precise to a caller live here
+too (a test checks each against the schema); the service layer maps them to its errors.
+"""
 
 from __future__ import annotations
 
