@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.cli.conftest import run_process
+from tests.support.cli import run_process
 
 SECTIONS = [
     "Two tenants",

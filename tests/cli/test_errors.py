@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from typing import Any
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from tests import pg
-from tests.cli.conftest import UNREACHABLE, Ran, run_process
+from tests.support.cli import UNREACHABLE, Ran, run_process
 
 
 @pytest.fixture
-def empty_dsn(pg_server: str) -> Iterator[str]:
+def empty_dsn(empty_database: Callable[[], str]) -> str:
     """A database without the schema."""
-    name = f"scripts_es_empty_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(pg_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield pg.with_db(pg_server, name)
-    finally:
-        pg.drop_test_db(pg_server, name)
+    return empty_database()
 
 
 def assert_one_clear_line(ran: Ran) -> None:

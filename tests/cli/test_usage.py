@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import run_process
+from tests.support.cli import run_process
 
 COMMANDS = [
     [],

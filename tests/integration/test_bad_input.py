@@ -22,8 +22,10 @@ from scripts_es import commands as c
 from scripts_es.domain import Execution, Script, ScriptType
 from scripts_es.errors import InvalidInput, NotFound, ScriptsError
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
-from tests import pg
-from tests.integration.helpers import create_command, row_counts
+from tests.support import pg
+from tests.support.commands import create_command
+from tests.support.fixtures import open_module
+from tests.support.raw import row_counts
 
 MiB = 1024 * 1024
 
@@ -44,17 +46,12 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(pg_server: str, pg_template: str) -> Iterator[World]:
-    name = pg.create_test_db(pg_server, pg_template)
-    dsn = pg.with_db(pg_server, name)
-    try:
-        with ScriptsModule.open(dsn, install=False, snapshot_every=10) as module:
-            t = module.tenant(uuid4(), uuid4())
-            http = t.handle(create_command(ScriptType.HTTP))
-            cron = t.handle(create_command(ScriptType.CRON))
-            running = t.handle(c.StartExecution(script_id=http.id, trigger={"type": "api"}))
-            yield World(dsn, module, t, http, cron, running)
-    finally:
-        pg.drop_test_db(pg_server, name)
+    with pg.throwaway_db(pg_server, pg_template) as dsn, open_module(dsn) as module:
+        t = module.tenant(uuid4(), uuid4())
+        http = t.handle(create_command(ScriptType.HTTP))
+        cron = t.handle(create_command(ScriptType.CRON))
+        running = t.handle(c.StartExecution(script_id=http.id, trigger={"type": "api"}))
+        yield World(dsn, module, t, http, cron, running)
 
 
 def create(**fields: Any) -> Callable[[World], Any]:

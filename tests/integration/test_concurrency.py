@@ -13,15 +13,10 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import ExecutionStatus, Script, ScriptType
 from scripts_es.errors import ConcurrencyConflict, InvalidTransition, NotFound
-from tests.integration.helpers import (  # noqa: F401 (fixtures)
-    create_command,
-    errors_of,
-    race,
-    shared_dsn,
-    shared_module,
-    stream_versions,
-    values_of,
-)
+from tests.integration.races import errors_of, race, values_of
+from tests.support.commands import create_command
+from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
+from tests.support.raw import stream_versions
 
 THREADS = 4
 UPDATES_PER_THREAD = 8

@@ -13,17 +13,10 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Execution, Script, ScriptType
 from scripts_es.errors import ConcurrencyConflict, Conflict, InvalidInput, InvalidTransition
-from tests.integration.helpers import (  # noqa: F401 (fixtures)
-    create_command,
-    errors_of,
-    race,
-    race_past_the_command_log,
-    row_counts,
-    shared_dsn,
-    shared_module,
-    stream_versions,
-    values_of,
-)
+from tests.integration.races import errors_of, race, race_past_the_command_log, values_of
+from tests.support.commands import create_command
+from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
+from tests.support.raw import row_counts, stream_versions
 
 
 @dataclass

@@ -22,8 +22,10 @@ from scripts_es import commands as c
 from scripts_es.domain import Execution, Script, ScriptType, VersionRetentionPolicy
 from scripts_es.errors import InvalidInput, NotFound, ScriptsError
 from scripts_es.queries import ScriptFindParams
-from tests import pg
-from tests.integration.helpers import create_command, raw, table, tenant_tables
+from tests.support import pg
+from tests.support.commands import create_command
+from tests.support.fixtures import open_module
+from tests.support.raw import raw, table
 
 APP_ROLE = "scripts_es_app"
 
@@ -78,21 +80,16 @@ def seed(t: TenantSession) -> TenantData:
 @pytest.fixture(scope="module")
 def seeded(pg_server: str, pg_template: str) -> Iterator[Seeded]:
     """One database shared by this file's tests: two tenants with rows in every tenant table."""
-    name = pg.create_test_db(pg_server, pg_template)
-    dsn = pg.with_db(pg_server, name)
-    try:
-        with ScriptsModule.open(dsn, install=False, snapshot_every=10) as module:
-            a = seed(module.tenant(uuid4(), uuid4()))
-            b = seed(module.tenant(uuid4(), uuid4()))
-            yield Seeded(dsn, module, a, b)
-    finally:
-        pg.drop_test_db(pg_server, name)
+    with pg.throwaway_db(pg_server, pg_template) as dsn, open_module(dsn) as module:
+        a = seed(module.tenant(uuid4(), uuid4()))
+        b = seed(module.tenant(uuid4(), uuid4()))
+        yield Seeded(dsn, module, a, b)
 
 
 @pytest.fixture(scope="module")
 def tables(seeded: Seeded) -> list[str]:
     with raw(seeded.dsn) as conn:
-        return tenant_tables(conn)
+        return conn.tenant_tables()
 
 
 def count(conn: psycopg.Connection[Any], name: str, where: str = "", *args: Any) -> int:

@@ -15,14 +15,9 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Script
 from scripts_es.errors import StorageUnavailable
-from tests.integration.helpers import (
-    Outcome,
-    create_command,
-    raw,
-    row_counts,
-    stream_versions,
-    terminate_module_connections,
-)
+from tests.integration.races import Outcome
+from tests.support.commands import create_command
+from tests.support.raw import raw, row_counts, stream_versions, terminate_module_connections
 
 
 def _fill_the_pool(module: ScriptsModule, tenant_id: UUID, size: int = 8) -> None:

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from scripts_es import ScriptsModule
 from scripts_es.domain import Execution, Script, ScriptType
 from scripts_es.queries import ScriptFindParams
-from tests.integration.helpers import shared_dsn, shared_module  # noqa: F401 (fixtures)
-from tests.unit.strategies import (
+from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
+from tests.support.strategies import (
     TERMINAL,
     contents,
     descriptions,

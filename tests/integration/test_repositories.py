@@ -33,17 +33,10 @@ from scripts_es.domain import (
 from scripts_es.domain import events as ev
 from scripts_es.errors import ConcurrencyConflict, InvalidTransition, NotFound
 from scripts_es.queries import ScriptFindParams
-from tests.integration.helpers import (  # noqa: F401 (fixtures)
-    METADATA,
-    Clock,
-    create_command,
-    raw,
-    row_counts,
-    shared_dsn,
-    shared_module,
-    snapshot_versions,
-    stream_versions,
-)
+from tests.support.clock import Clock
+from tests.support.commands import METADATA, create_command
+from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
+from tests.support.raw import raw, row_counts, snapshot_versions, stream_versions
 
 CONTENT = "#!/bin/sh\necho 'ünïcödé ✓ 🚀'\n\ttabbed\r\nlast line"
 DESCRIPTION = "Sends the nightly report.\nTwice, with 100% of the _data_ \\ escaped."
@@ -58,11 +51,6 @@ HANDLED_COMMANDS = {
     for _, cls in inspect.getmembers(c, inspect.isclass)
     if issubclass(cls, c.Command) and cls is not c.Command and cls is not c.PruneScriptHistory
 }
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

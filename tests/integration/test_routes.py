@@ -10,15 +10,10 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import HTTPMetadata, Script, ScriptType
 from scripts_es.errors import RouteConflict
-from tests.integration.helpers import (  # noqa: F401 (fixtures)
-    create_command,
-    errors_of,
-    race,
-    row_counts,
-    shared_dsn,
-    shared_module,
-    values_of,
-)
+from tests.integration.races import errors_of, race, values_of
+from tests.support.commands import create_command
+from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
+from tests.support.raw import row_counts
 
 
 def http(path: str = "/hooks/orders", method: str = "POST", **fields: object) -> c.CreateScript:

@@ -20,7 +20,7 @@ from scripts_es import commands as c
 from scripts_es.domain import ScriptType, VersionRetentionPolicy
 from scripts_es.errors import PermissionDenied
 from scripts_es.queries import ScriptFindParams
-from tests.integration.helpers import create_command
+from tests.support.commands import create_command
 
 
 @pytest.fixture

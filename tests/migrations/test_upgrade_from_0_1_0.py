@@ -27,9 +27,9 @@ from scripts_es import commands as c
 from scripts_es.domain import Script, ScriptType, VersionRetentionPolicy
 from scripts_es.errors import ConcurrencyConflict, NotFound, VersionPruned
 from scripts_es.store import migrations
-from tests.integration.helpers import create_command
+from tests.support.commands import create_command
+from tests.support.pg import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 RELEASE_0_1_0 = "b4a3f9d"
 WRITER = Path(__file__).with_name("release_0_1_0_writer.py")
 TABLES_0_1_0 = (

@@ -1,17 +1,12 @@
-"""Helpers shared by the projection tests: throwaway databases, table dumps, command mixes."""
+"""Helpers of the projection tests: catching the runner up, rebuild == live, command mixes."""
 
 from __future__ import annotations
 
 import random
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-
-import psycopg
-from psycopg.rows import dict_row
 
 from projections import runner
 from scripts_es import ScriptsModule, TenantSession
@@ -19,63 +14,18 @@ from scripts_es import commands as c
 from scripts_es.domain import Execution, Script
 from scripts_es.domain.events import ScriptEvent
 from scripts_es.store.mapper import resolve_topic
-from tests import pg
-
-# Read-model tables and their primary keys: dumps are ordered by them.
-TABLES = {
-    "scripts": "tenant_id, id",
-    "script_versions": "tenant_id, script_id, version",
-    "executions": "tenant_id, id",
-}
-
-
-@contextmanager
-def throwaway_db(server: str, template: str) -> Iterator[str]:
-    """A fresh database cloned from the schema template (for tests needing several per test)."""
-    name = pg.create_test_db(server, template)
-    try:
-        yield pg.with_db(server, name)
-    finally:
-        pg.drop_test_db(server, name)
-
-
-def dump_read_model(dsn: str) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the read model, by table, in primary-key order (the login role is a
-    superuser, so row-level security does not hide other tenants' rows)."""
-    with psycopg.connect(dsn, row_factory=dict_row) as conn:
-        return {
-            table: conn.execute(
-                f"SELECT * FROM scripts_es.{table} ORDER BY {key}"  # fixed names, no input
-            ).fetchall()
-            for table, key in TABLES.items()
-        }
-
-
-def scratch_tables_left(dsn: str) -> list[str]:
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'scripts_es' "
-            "AND tablename LIKE '%scratch%'"
-        ).fetchall()
-    return [name for (name,) in rows]
+from tests.support.raw import READ_MODEL_ORDER, Raw, dump_read_model
 
 
 def script_event_keys(dsn: str) -> list[tuple[uuid.UUID, uuid.UUID, int]]:
     """(tenant, script, version) of every stored script event, sorted."""
-    with psycopg.connect(dsn) as conn:
-        rows = conn.execute(
+    with Raw(dsn) as conn:
+        rows = conn.rows(
             "SELECT tenant_id, originator_id, originator_version, topic FROM scripts_es.events"
-        ).fetchall()
+        )
     return sorted(
         (t, s, v) for t, s, v, topic in rows if issubclass(resolve_topic(topic), ScriptEvent)
     )
-
-
-def event_count(dsn: str) -> int:
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT count(*) FROM scripts_es.events").fetchone()
-    assert row is not None
-    return int(row[0])
 
 
 def catch_up(module: ScriptsModule, *, batch_size: int = 500, deadline: float = 120.0) -> int:
@@ -104,7 +54,7 @@ def assert_rebuild_reproduces_live_tables(module: ScriptsModule, dsn: str) -> No
     live = dump_read_model(dsn)
     module.rebuild_projections()
     rebuilt = dump_read_model(dsn)
-    for table in TABLES:
+    for table in READ_MODEL_ORDER:
         assert live[table] == rebuilt[table], f"{table} differs from a rebuild"
     assert module.verify_projections().ok
 

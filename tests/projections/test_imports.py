@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tests.projections.test_runner_crash import ROOT
+from tests.support.pg import ROOT
 
 
 def imports_cleanly(module: str) -> subprocess.CompletedProcess[str]:

@@ -25,7 +25,7 @@ from psycopg import sql
 from projections.finders import find_executions_query, find_scripts_query, script_filters
 from projections.tables import LIVE
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
-from tests.projections.support import throwaway_db
+from tests.support.pg import throwaway_db
 
 BIG = uuid.UUID(int=1)
 BIG_SCRIPT = uuid.UUID(int=2)

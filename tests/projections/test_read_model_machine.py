@@ -31,13 +31,9 @@ from hypothesis.stateful import (
 from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
-from tests.projections.support import (
-    assert_rebuild_reproduces_live_tables,
-    catch_up,
-    dump_read_model,
-    metadata_for,
-    throwaway_db,
-)
+from tests.projections.support import assert_rebuild_reproduces_live_tables, catch_up, metadata_for
+from tests.support.pg import throwaway_db
+from tests.support.raw import dump_read_model
 
 pytestmark = pytest.mark.slow
 

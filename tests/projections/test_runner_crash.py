@@ -12,7 +12,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -27,13 +26,10 @@ from tests.projections.support import (
     Workload,
     assert_rebuild_reproduces_live_tables,
     catch_up,
-    dump_read_model,
-    event_count,
-    scratch_tables_left,
     script_event_keys,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.pg import ROOT
+from tests.support.raw import dump_read_model, event_count, scratch_tables_left
 
 # Runs until killed: the runner follows the store in tiny batches, or rebuilds over and over.
 CHILD = """

@@ -10,13 +10,8 @@ from collections.abc import Callable
 from scripts_es import ScriptsModule
 from scripts_es import commands as c
 from scripts_es.reports import RunReport
-from tests.projections.support import (
-    Workload,
-    assert_rebuild_reproduces_live_tables,
-    catch_up,
-    dump_read_model,
-    event_count,
-)
+from tests.projections.support import Workload, assert_rebuild_reproduces_live_tables, catch_up
+from tests.support.raw import dump_read_model, event_count
 
 
 def in_threads(*work: Callable[[], object]) -> list[object]:

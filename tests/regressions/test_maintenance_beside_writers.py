@@ -15,7 +15,7 @@ from scripts_es import ScriptsModule
 from scripts_es import commands as c
 from scripts_es.domain import ScriptType, VersionRetentionPolicy
 from scripts_es.errors import ScriptsError
-from tests.integration.helpers import create_command
+from tests.support.commands import create_command
 
 
 def test_every_maintenance_path_beside_three_busy_writers_never_deadlocks(

@@ -38,8 +38,8 @@ from scripts_es.domain import (
 from scripts_es.domain.validation import MAX_BIGINT, MAX_DAYS
 from scripts_es.errors import InvalidInput, ScriptsError
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
-from tests import pg
-from tests.integration.helpers import create_command
+from tests.support import pg
+from tests.support.commands import create_command
 
 PLUS_5 = timezone(timedelta(hours=5))
 MINUS_5 = timezone(timedelta(hours=-5))
@@ -63,12 +63,11 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(pg_server: str, pg_template: str) -> Iterator[World]:
-    name = pg.create_test_db(pg_server, pg_template)
-    try:
-        with ScriptsModule.open(pg.with_db(pg_server, name), install=False) as module:
-            yield World(module, module.tenant(uuid4(), uuid4()))
-    finally:
-        pg.drop_test_db(pg_server, name)
+    with (
+        pg.throwaway_db(pg_server, pg_template) as dsn,
+        ScriptsModule.open(dsn, install=False) as module,
+    ):
+        yield World(module, module.tenant(uuid4(), uuid4()))
 
 
 def invalid(field: str, call: Callable[[], object]) -> InvalidInput:

@@ -14,7 +14,8 @@ import pytest
 
 from scripts_es import ScriptsModule
 from scripts_es import commands as c
-from tests.integration.helpers import create_command, stream_versions
+from tests.support.commands import create_command
+from tests.support.raw import stream_versions
 
 
 @pytest.fixture

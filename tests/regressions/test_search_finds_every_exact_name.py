@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from scripts_es import TenantSession
 from scripts_es import commands as c
 from scripts_es.queries import ScriptFindParams
-from tests.unit.strategies import printable_chars
+from tests.support.strategies import printable_chars
 
 # Any text validation allows in a name (no NUL, controls or surrogates), with some of the letters
 # whose case folding differs between Python and PostgreSQL in the middle of most of them.

@@ -15,7 +15,8 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import ScriptType, VersionRetentionPolicy
 from scripts_es.errors import ConcurrencyConflict, InvalidInput
-from tests.integration.helpers import create_command, stream_versions
+from tests.support.commands import create_command
+from tests.support.raw import stream_versions
 
 
 def _pruned_script(tenant: TenantSession) -> tuple:  # type: ignore[type-arg]

@@ -1,4 +1,5 @@
-"""Fixtures of the retention suite: a hand-driven clock and a raw superuser connection."""
+"""Fixtures of the retention suite: a tenant session on the hand-driven clock, and a raw
+superuser connection (the clock and the clocked module are the suite's, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from scripts_es import ScriptsModule, TenantSession
-from tests.retention.support import Clock, Raw
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def clocked(module: ScriptsModule, clock: Clock) -> ScriptsModule:
-    """The test's module, reading time from `clock`."""
-    return module.with_clock(clock)
+from tests.support.raw import Raw
 
 
 @pytest.fixture

@@ -13,7 +13,8 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Execution, ExecutionStatus
 from scripts_es.errors import InvalidInput, NotFound
-from tests.retention.support import Clock, Raw
+from tests.support.clock import Clock
+from tests.support.raw import Raw
 
 API = c.TriggerData(type="api")
 

@@ -17,7 +17,8 @@ from scripts_es import commands as c
 from scripts_es.domain import PruneResult, VersionRetentionPolicy
 from scripts_es.errors import ConcurrencyConflict, VersionPruned
 from scripts_es.store import database
-from tests.retention.support import Clock, Raw
+from tests.support.clock import Clock
+from tests.support.raw import Raw
 
 RUN_FOR = 3.0
 

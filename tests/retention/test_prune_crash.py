@@ -22,8 +22,9 @@ import pytest
 
 from scripts_es import ScriptsModule, TenantSession
 from scripts_es.domain import Script
-from tests.pg import ROOT
-from tests.retention.support import EPOCH, Raw
+from tests.support.clock import EPOCH
+from tests.support.pg import ROOT
+from tests.support.raw import Raw
 
 VERSIONS = 250
 SCRIPTS = 6

@@ -12,7 +12,8 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import PruneResult, Script, VersionRetentionPolicy
 from scripts_es.errors import ConcurrencyConflict, InvalidInput, NotFound, VersionPruned
-from tests.retention.support import Clock, Raw
+from tests.support.clock import Clock
+from tests.support.raw import Raw
 
 
 def versions(session: TenantSession, clock: Clock, count: int) -> list[Script]:

@@ -27,7 +27,8 @@ from scripts_es import commands as c
 from scripts_es.domain import PruneResult, Script, VersionRetentionPolicy
 from scripts_es.errors import ScriptsError
 from scripts_es.store.database import QUERIES
-from tests.retention.support import Clock, Raw
+from tests.support.clock import Clock
+from tests.support.raw import Raw
 
 POLICY = VersionRetentionPolicy(max_versions=8)
 Tables = dict[str, list[tuple[Any, ...]]]

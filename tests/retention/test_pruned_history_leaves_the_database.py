@@ -12,7 +12,8 @@ from scripts_es import commands as c
 from scripts_es.domain import Script, VersionRetentionPolicy
 from scripts_es.service.retention import OPERATOR
 from scripts_es.store.event_store import EventStore
-from tests.retention.support import Clock, Raw
+from tests.support.clock import Clock
+from tests.support.raw import Raw
 
 
 def script_with_versions(session: TenantSession, clock: Clock, versions: int) -> list[Script]:

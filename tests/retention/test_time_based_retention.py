@@ -10,7 +10,9 @@ from scripts_es import TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Script, VersionRetentionPolicy
 from scripts_es.errors import VersionPruned
-from tests.retention.support import Clock, Raw, reference_horizon, stamps_of
+from tests.retention.reference import reference_horizon, stamps_of
+from tests.support.clock import Clock
+from tests.support.raw import Raw
 
 
 def write_on_days(session: TenantSession, clock: Clock, days: list[float]) -> list[Script]:

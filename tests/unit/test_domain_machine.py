@@ -29,7 +29,7 @@ from scripts_es.domain.execution import fold as fold_execution
 from scripts_es.domain.script import fold as fold_script
 from scripts_es.domain.values import METADATA_FOR_TYPE
 from scripts_es.errors import InvalidInput, InvalidTransition, NotFound
-from tests.unit import strategies as s
+from tests.support import strategies as s
 from tests.unit.helpers import Tracked, call, one_new_event
 
 P, R = ExecutionStatus.PENDING, ExecutionStatus.RUNNING

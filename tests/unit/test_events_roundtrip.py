@@ -32,7 +32,7 @@ from scripts_es.domain.execution import fold as fold_execution
 from scripts_es.domain.script import fold as fold_script
 from scripts_es.errors import InvalidTransition
 from scripts_es.store.mapper import PydanticMapper
-from tests.unit import strategies as s
+from tests.support import strategies as s
 
 mapper = PydanticMapper()
 base = {

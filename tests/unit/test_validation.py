@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scripts_es.domain import CronMetadata, HTTPMetadata, Script, ScriptType
-from tests.unit import strategies as s
+from tests.support import strategies as s
 from tests.unit.helpers import call, exactly_n_bytes, rejects
 from tests.unit.helpers import new_script as create
 

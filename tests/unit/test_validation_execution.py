@@ -22,7 +22,7 @@ from scripts_es.domain import (
 from scripts_es.domain.values import execution_input
 from scripts_es.errors import InvalidInput
 from scripts_es.queries import ScriptFindParams
-from tests.unit import strategies as s
+from tests.support import strategies as s
 from tests.unit.helpers import exactly_n_bytes, rejects
 from tests.unit.helpers import new_script as create
 
