@@ -6,5 +6,6 @@
 - `raw`: raw superuser views of what is stored (rows, versions, tables, backends);
 - `commands`: valid commands of every script type;
 - `strategies`: hypothesis strategies for the domain;
-- `cli`: the CLI in-process or as a child process.
+- `cli`: the CLI in-process or as a child process;
+- `conformance`: the repository contract each backend's test class runs.
 """

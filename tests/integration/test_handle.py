@@ -1,7 +1,9 @@
-"""Conformance of the repositories and command handlers against a real PostgreSQL (DESIGN §3, §4).
+"""Every command through `TenantSession.handle` against a real PostgreSQL (DESIGN §3, §4).
 
-Round trips of every field of Script and Execution, version history, time travel across the
-automatic snapshot boundary, delete semantics and disabled scripts.
+Round trips of every field, no-ops that write nothing, terminal executions, version history and
+time travel across the automatic snapshots, deleted and disabled scripts. What the repositories
+promise on their own is their contract (tests/support/conformance, run by
+test_repository_conformance.py).
 """
 
 from __future__ import annotations
@@ -18,34 +20,30 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import (
     CronMetadata,
-    EmbeddedMetadata,
     Execution,
     ExecutionResult,
     ExecutionStatus,
     ExecutionTrigger,
-    HTTPMetadata,
     LogEntry,
-    OneOffMetadata,
     Script,
     ScriptType,
     TriggerType,
 )
 from scripts_es.domain import events as ev
-from scripts_es.errors import ConcurrencyConflict, InvalidTransition, NotFound
-from scripts_es.queries import ScriptFindParams
+from scripts_es.errors import InvalidTransition, NotFound
 from tests.support.clock import Clock
 from tests.support.commands import METADATA, create_command
+from tests.support.conformance import (
+    CONTENT,
+    DESCRIPTION,
+    EXPECTED_METADATA,
+    assert_execution_reads_back,
+    assert_reads_back,
+    fields,
+)
 from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
-from tests.support.raw import raw, row_counts, snapshot_versions, stream_versions
+from tests.support.raw import raw, row_counts, snapshot_versions
 
-CONTENT = "#!/bin/sh\necho 'ünïcödé ✓ 🚀'\n\ttabbed\r\nlast line"
-DESCRIPTION = "Sends the nightly report.\nTwice, with 100% of the _data_ \\ escaped."
-EXPECTED_METADATA: dict[ScriptType, Any] = {
-    ScriptType.CRON: CronMetadata(cron_expression="*/5 * * * 1-5", timezone="Europe/Berlin"),
-    ScriptType.HTTP: HTTPMetadata(path="/hooks/orders", method="POST"),
-    ScriptType.ONE_OFF: OneOffMetadata(),
-    ScriptType.EMBEDDED: EmbeddedMetadata(),
-}
 HANDLED_COMMANDS = {
     cls
     for _, cls in inspect.getmembers(c, inspect.isclass)
@@ -59,64 +57,7 @@ def timed(module: ScriptsModule, clock: Clock, tenant_id: UUID, user_id: UUID) -
     return module.with_clock(clock).tenant(tenant_id, user_id)
 
 
-def fields(script: Script) -> dict[str, Any]:
-    return script.model_dump(exclude={"pending_events"})
-
-
-def assert_reads_back(t: TenantSession, script: Script) -> None:
-    """Every read path returns exactly `script` (event store and read model alike)."""
-    assert script.pending_events == ()
-    assert t.scripts.find_by_id(script.id) == script
-    assert t.scripts.get_version(script.id, script.version) == script
-    found = [s for s in t.scripts.find(ScriptFindParams(limit=1000)) if s.id == script.id]
-    assert found == [script]
-
-
-def assert_execution_reads_back(t: TenantSession, execution: Execution) -> None:
-    assert execution.pending_events == ()
-    assert t.executions.find_by_id(execution.id) == execution
-    found = [e for e in t.executions.find_for_script(execution.script_id) if e.id == execution.id]
-    assert found == [execution]
-
-
 # -- Script round trips --------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("type_", list(ScriptType))
-def test_a_script_of_every_type_round_trips_every_field_through_the_repository(
-    timed: TenantSession, clock: Clock, tenant_id: UUID, user_id: UUID, type_: ScriptType
-) -> None:
-    new = Script.create(
-        tenant_id=tenant_id,
-        created_by=user_id,
-        name="  Nightly report  ",
-        content=CONTENT,
-        type=type_,
-        metadata=METADATA[type_],
-        description=DESCRIPTION,
-        tags=[" Ops", "ops", "Reports ", "ÜBER"],
-        at=clock(),
-    )
-    stored = timed.scripts.create(new)
-    assert fields(stored) == {
-        "id": new.id,
-        "tenant_id": tenant_id,
-        "name": "Nightly report",
-        "description": DESCRIPTION,
-        "content": CONTENT,
-        "type": type_,
-        "version": 1,
-        "is_enabled": True,
-        "metadata": EXPECTED_METADATA[type_].model_dump(),
-        "tags": ("ops", "reports", "über"),
-        "created_at": clock(),
-        "updated_at": clock(),
-        "created_by": user_id,
-        "updated_by": user_id,
-        "is_deleted": False,
-    }
-    assert stored.metadata == EXPECTED_METADATA[type_]
-    assert_reads_back(timed, stored)
 
 
 @pytest.mark.parametrize("type_", list(ScriptType))
@@ -152,69 +93,6 @@ def test_a_script_of_every_type_round_trips_every_field_through_handle(
         "is_deleted": False,
     }
     assert_reads_back(timed, created)
-
-
-def test_every_script_change_round_trips_through_the_repository(
-    module: ScriptsModule, timed: TenantSession, clock: Clock, tenant_id: UUID, user_id: UUID
-) -> None:
-    editor = uuid4()
-    script = timed.scripts.create(
-        Script.create(
-            tenant_id=tenant_id,
-            created_by=user_id,
-            name="job",
-            content="v1",
-            type=ScriptType.CRON,
-            metadata={"cron_expression": "0 * * * *"},
-            at=clock(),
-        )
-    )
-    created_at = script.created_at
-    changes = [
-        lambda s, at: s.update_content("v2 ✓", editor, at=at),
-        lambda s, at: s.change_metadata(
-            CronMetadata(cron_expression="15 3 * * 0", timezone="America/New_York"), editor, at=at
-        ),
-        lambda s, at: s.change_details(
-            by_user=editor, name="renamed", description="now described", tags=["X", "y"], at=at
-        ),
-        lambda s, at: s.change_details(by_user=editor, tags=[], at=at),
-        lambda s, at: s.disable(editor, at=at),
-        lambda s, at: s.enable(editor, at=at),
-    ]
-    for change in changes:
-        at = clock.advance(timedelta(seconds=1))
-        expected = change(script, at)
-        assert len(expected.pending_events) == 1
-        script = timed.scripts.update(expected)
-        assert script == expected.without_pending()
-        assert (script.updated_at, script.updated_by, script.created_at) == (at, editor, created_at)
-        assert script.created_by == user_id
-        assert_reads_back(timed, script)
-    assert (script.version, script.content, script.name, script.tags) == (7, "v2 ✓", "renamed", ())
-    assert script.metadata == CronMetadata(
-        cron_expression="15 3 * * 0", timezone="America/New_York"
-    )
-    assert script.description == "now described" and script.is_enabled
-    # The same state read by a module that never saw these writes (no cache in between).
-    with ScriptsModule.open(module.db.dsn, install=False) as fresh:
-        assert fresh.tenant(tenant_id, user_id).scripts.find_by_id(script.id) == script
-
-
-def test_several_pending_changes_are_stored_by_one_update(
-    timed: TenantSession, clock: Clock, user_id: UUID
-) -> None:
-    script = timed.handle(create_command(ScriptType.ONE_OFF))
-    at = clock.advance(timedelta(minutes=1))
-    changed = script.update_content("two", user_id, at=at).disable(user_id, at=at)
-    stored = timed.scripts.update(changed)
-    assert stored.version == 3 and not stored.is_enabled and stored.content == "two"
-    assert_reads_back(timed, stored)
-    assert [v.change for v in timed.scripts.get_version_history(script.id)] == [
-        "ScriptCreated",
-        "ScriptContentUpdated",
-        "ScriptDisabled",
-    ]
 
 
 def test_a_change_that_changes_nothing_writes_nothing(
@@ -376,93 +254,7 @@ def test_every_command_round_trips_through_handle(
     assert seen == HANDLED_COMMANDS, "every command of scripts_es.commands must be exercised"
 
 
-# -- Execution round trips through the repository ----------------------------------------------
-
-
-def test_an_execution_round_trips_every_field_through_the_repository(
-    timed: TenantSession, clock: Clock, user_id: UUID
-) -> None:
-    script = timed.handle(create_command(ScriptType.EMBEDDED))
-    payload = {"nested": {"deep": [{"k": "v"}, [], {}]}, "n": -(2**63), "f": 0.1, "t": "\u2028"}
-    new = Execution.start(
-        script=script,
-        trigger=ExecutionTrigger(type=TriggerType.MANUAL, triggered_by=user_id),
-        input=payload,
-        at=clock(),
-    )
-    started = timed.executions.create(new)
-    assert started == new.without_pending()
-    assert (started.tenant_id, started.script_id, started.script_version) == (
-        script.tenant_id,
-        script.id,
-        1,
-    )
-    assert (started.status, started.input, started.started_at) == (
-        ExecutionStatus.RUNNING,
-        payload,
-        clock(),
-    )
-    assert_execution_reads_back(timed, started)
-
-    end = clock.advance(timedelta(hours=2, microseconds=7))
-    result = ExecutionResult(
-        output="o" * 1000,
-        error="e",
-        logs=tuple(
-            LogEntry(timestamp=end - timedelta(seconds=i), level=level, message=f"line {i}")
-            for i, level in enumerate(["debug", "info", "warning", "error"])
-        ),
-    )
-    done = timed.executions.update(started.complete(ExecutionStatus.FAILED, result, at=end))
-    assert (done.status, done.result, done.completed_at, done.duration, done.version) == (
-        ExecutionStatus.FAILED,
-        result,
-        end,
-        timedelta(hours=2, microseconds=7),
-        2,
-    )
-    assert_execution_reads_back(timed, done)
-
-
-def test_a_large_float_in_an_input_reads_back_unchanged_from_the_read_model(
-    timed: TenantSession,
-) -> None:
-    script = timed.handle(create_command())
-    payload = {"big": 4.745852742554271e16, "huge": 1.5e300, "ok": 0.1}
-    started = timed.handle(
-        c.StartExecution(script_id=script.id, trigger={"type": "api"}, input=payload)
-    )
-    assert timed.executions.find_by_id(started.id).input == payload
-    (found,) = timed.executions.find_for_script(script.id)
-    assert found.input == payload
-    assert all(isinstance(v, float) for v in found.input.values())
-
-
-def test_a_queued_execution_round_trips_through_the_repository(
-    timed: TenantSession, clock: Clock
-) -> None:
-    script = timed.handle(create_command(ScriptType.CRON))
-    queued = timed.executions.create(
-        Execution.enqueue(script=script, trigger={"type": "cron"}, at=clock())
-    )
-    assert (queued.status, queued.started_at, queued.duration) == (
-        ExecutionStatus.PENDING,
-        None,
-        timedelta(0),
-    )
-    assert_execution_reads_back(timed, queued)
-    begin_at = clock.advance(timedelta(seconds=30))
-    running = timed.executions.update(queued.begin(at=begin_at))
-    assert (running.status, running.started_at) == (ExecutionStatus.RUNNING, begin_at)
-    assert_execution_reads_back(timed, running)
-    end = clock.advance(timedelta(seconds=3))
-    done = timed.executions.update(running.complete("completed", {"output": "ok"}, at=end))
-    assert (done.status, done.duration, done.result) == (
-        ExecutionStatus.COMPLETED,
-        timedelta(seconds=3),
-        ExecutionResult(output="ok"),
-    )
-    assert_execution_reads_back(timed, done)
+# -- executions through handle ----------------------------------------------------------------
 
 
 def test_a_completed_execution_never_has_a_negative_duration(
@@ -569,41 +361,6 @@ def test_time_travel_returns_the_state_right_after_each_change_across_snapshots(
     assert timed.scripts.find_by_id(sid) == states[-1]
 
 
-def test_time_travel_through_the_repository_across_a_multi_event_snapshot_boundary(
-    timed: TenantSession, clock: Clock, tenant_id: UUID, user_id: UUID, dsn: str
-) -> None:
-    script = timed.scripts.create(
-        Script.create(
-            tenant_id=tenant_id,
-            created_by=user_id,
-            name="repo",
-            content="c1",
-            type="one_off",
-            metadata={},
-            at=clock(),
-        )
-    )
-    states = [script]
-    while states[-1].version < 24:
-        at = clock.advance(timedelta(seconds=1))
-        current = states[-1]
-        if current.version in (8, 18):  # two events in one append, across 10 and 20
-            mid = current.update_content(f"c{current.version + 1}", user_id, at=at)
-            both = mid.change_details(by_user=user_id, name=f"n{current.version + 2}", at=at)
-            assert len(both.pending_events) == 2
-            states += [mid.without_pending(), timed.scripts.update(both)]
-        else:
-            content = f"c{current.version + 1}"
-            states.append(timed.scripts.update(current.update_content(content, user_id, at=at)))
-    sid = script.id
-    assert [s.version for s in states] == list(range(1, 25))
-    assert stream_versions(dsn, sid) == list(range(1, 25))
-    assert snapshot_versions(dsn, sid), "an automatic snapshot was expected"
-    for state in states:
-        assert timed.scripts.get_version(sid, state.version) == state
-    assert [h.version for h in timed.scripts.get_version_history(sid)] == list(range(1, 25))
-
-
 # -- delete ------------------------------------------------------------------------------------
 
 
@@ -619,40 +376,6 @@ SCRIPT_COMMANDS_ON: list[Any] = [
 ]
 
 
-def test_a_deleted_script_is_gone_from_every_read_but_its_executions_stay(
-    timed: TenantSession, dsn: str
-) -> None:
-    keep = timed.handle(create_command(ScriptType.ONE_OFF, name="keep", tags=["x"]))
-    doomed = timed.handle(create_command(ScriptType.HTTP, name="doomed", tags=["x"]))
-    running = timed.handle(c.StartExecution(script_id=doomed.id, trigger={"type": "api"}))
-    finished = timed.handle(c.StartExecution(script_id=doomed.id, trigger={"type": "api"}))
-    finished = timed.handle(c.CompleteExecution(execution_id=finished.id, status="completed"))
-    assert timed.scripts.count() == 2
-
-    timed.scripts.delete(doomed.id)
-
-    with pytest.raises(NotFound):
-        timed.scripts.find_by_id(doomed.id)
-    with pytest.raises(NotFound):
-        timed.scripts.get_version_history(doomed.id)
-    with pytest.raises(NotFound):
-        timed.scripts.get_version(doomed.id, 1)
-    assert timed.scripts.find() == [keep]
-    assert timed.scripts.count() == 1
-    for params in (
-        ScriptFindParams(type=ScriptType.HTTP),
-        ScriptFindParams(search="doomed"),
-        ScriptFindParams(tags_any=("x",)),
-        ScriptFindParams(enabled=True),
-    ):
-        assert [s.id for s in timed.scripts.find(params)] in ([], [keep.id])
-        assert doomed.id not in {s.id for s in timed.scripts.find(params)}
-        assert timed.scripts.count(params) == len(timed.scripts.find(params))
-    assert timed.executions.find_by_id(running.id) == running
-    assert timed.executions.find_by_id(finished.id) == finished
-    assert stream_versions(dsn, doomed.id) == [1, 2]
-
-
 @pytest.mark.parametrize("command", SCRIPT_COMMANDS_ON)
 def test_every_command_on_a_deleted_script_is_not_found_and_writes_nothing(
     timed: TenantSession, dsn: str, command: Any
@@ -666,20 +389,6 @@ def test_every_command_on_a_deleted_script_is_not_found_and_writes_nothing(
     with pytest.raises(NotFound):
         timed.scripts.delete(script.id)
     assert row_counts(dsn) == before
-
-
-def test_a_stale_copy_of_a_deleted_script_cannot_be_stored(
-    timed: TenantSession, dsn: str, user_id: UUID
-) -> None:
-    script = timed.handle(create_command())
-    timed.scripts.delete(script.id)
-    before = row_counts(dsn)
-    # Optimistic concurrency catches it (the stream moved); a reload then says NotFound.
-    with pytest.raises((NotFound, ConcurrencyConflict)):
-        timed.scripts.update(script.update_content("zombie", user_id))
-    assert row_counts(dsn) == before
-    with pytest.raises(NotFound):
-        timed.scripts.find_by_id(script.id)
 
 
 # -- disabled scripts ----------------------------------------------------------------------------
@@ -702,15 +411,3 @@ def test_a_disabled_script_cannot_start_or_enqueue_executions(
     timed.handle(c.EnableScript(script_id=script.id))
     ran = timed.handle(c.StartExecution(script_id=script.id, trigger={"type": "cron"}))
     assert ran.script_version == 3
-
-
-def test_the_repository_refuses_an_execution_of_a_script_disabled_since_it_was_loaded(
-    timed: TenantSession, dsn: str
-) -> None:
-    script = timed.handle(create_command())
-    stale = timed.scripts.find_by_id(script.id)
-    timed.handle(c.DisableScript(script_id=script.id))
-    before = row_counts(dsn)
-    with pytest.raises(InvalidTransition):
-        timed.executions.create(Execution.start(script=stale, trigger={"type": "api"}))
-    assert row_counts(dsn) == before
