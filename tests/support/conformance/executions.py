@@ -120,7 +120,7 @@ class ExecutionRepositoryContract:
         )
         assert_execution_reads_back(timed, done)
 
-    def test_an_update_of_a_copy_the_stream_has_moved_past_is_a_concurrency_conflict(
+    def test_an_execution_update_of_a_copy_the_stream_has_moved_past_is_a_conflict(
         self, repositories: Repositories
     ) -> None:
         repos = repositories
