@@ -13,10 +13,12 @@ from tests.support.fixtures import (  # noqa: F401 (fixtures)
     dsn,
     empty_database,
     module,
+    one_tenant_twice,
     pg_server,
     pg_template,
     tenant,
     tenant_id,
+    two_modules,
     user_id,
 )
 

@@ -26,25 +26,42 @@ class Outcome(Generic[T]):
         return self.error is None
 
 
+def attempt(work: Callable[[], T]) -> Outcome[T]:
+    """What one call returned, or raised."""
+    try:
+        return Outcome(value=work())
+    except BaseException as error:
+        return Outcome(error=error)
+
+
+class Threads(Generic[T]):
+    """`work(i)` started in `n` daemon threads (each first waits on `barrier`, if given)."""
+
+    def __init__(
+        self, n: int, work: Callable[[int], T], barrier: threading.Barrier | None = None
+    ) -> None:
+        self.outcomes: list[Outcome[T]] = [Outcome() for _ in range(n)]
+
+        def run(i: int) -> None:
+            if barrier is not None:
+                barrier.wait()
+            self.outcomes[i] = attempt(lambda: work(i))
+
+        self.threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
+        for thread in self.threads:
+            thread.start()
+
+    def join(self, timeout: float) -> list[Outcome[T]]:
+        """Wait for every thread (none may hang); what each got."""
+        for thread in self.threads:
+            thread.join(timeout)
+            assert not thread.is_alive(), "a racing thread hung"
+        return self.outcomes
+
+
 def race(n: int, work: Callable[[int], T], *, timeout: float = 30.0) -> list[Outcome[T]]:
     """Run `work(i)` in `n` threads released together by a barrier; collect what each got."""
-    barrier = threading.Barrier(n)
-    outcomes: list[Outcome[T]] = [Outcome() for _ in range(n)]
-
-    def run(i: int) -> None:
-        barrier.wait()
-        try:
-            outcomes[i] = Outcome(value=work(i))
-        except BaseException as error:
-            outcomes[i] = Outcome(error=error)
-
-    threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout)
-        assert not thread.is_alive(), "a racing thread hung"
-    return outcomes
+    return Threads(n, work, threading.Barrier(n)).join(timeout)
 
 
 def lock_waiters(conn: Raw) -> int:
@@ -68,26 +85,13 @@ def race_past_the_command_log(
     """
     with raw(dsn) as watcher, psycopg.connect(dsn) as locker:
         locker.execute("LOCK TABLE scripts_es.commands IN EXCLUSIVE MODE")
-        outcomes: list[Outcome[T]] = [Outcome() for _ in range(n)]
-
-        def run(i: int) -> None:
-            try:
-                outcomes[i] = Outcome(value=work(i))
-            except BaseException as error:
-                outcomes[i] = Outcome(error=error)
-
-        threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(n)]
-        for thread in threads:
-            thread.start()
+        threads = Threads(n, work)
         deadline = time.monotonic() + timeout
         while lock_waiters(watcher) < n and time.monotonic() < deadline:
             time.sleep(0.01)
         assert lock_waiters(watcher) >= n, "the racing commands never met at the command log"
         locker.rollback()
-    for thread in threads:
-        thread.join(30.0)
-        assert not thread.is_alive(), "a racing thread hung"
-    return outcomes
+    return threads.join(30.0)
 
 
 def errors_of(outcomes: list[Outcome[Any]]) -> list[BaseException]:

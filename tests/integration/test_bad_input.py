@@ -90,10 +90,22 @@ def deep(levels: int) -> dict[str, Any]:
     return root
 
 
-def foreign_script(w: World) -> Script:
+def new_script(
+    w: World, tenant_id: UUID | None = None, name: str = "x", content: str = "y"
+) -> Script:
+    """A new one-off script (not stored) of the world's tenant, or of `tenant_id`."""
     return Script.create(
-        tenant_id=uuid4(), created_by=w.user, name="x", content="y", type="one_off", metadata={}
+        tenant_id=tenant_id or w.t.session.tenant_id,
+        created_by=w.user,
+        name=name,
+        content=content,
+        type="one_off",
+        metadata={},
     )
+
+
+def foreign_script(w: World) -> Script:
+    return new_script(w, tenant_id=uuid4())
 
 
 CASES: list[tuple[str, Callable[[World], Any], type[ScriptsError]]] = [
@@ -280,16 +292,7 @@ CASES: list[tuple[str, Callable[[World], Any], type[ScriptsError]]] = [
     ),
     (
         "update with a new script",
-        lambda w: w.t.scripts.update(
-            Script.create(
-                tenant_id=w.t.session.tenant_id,
-                created_by=w.user,
-                name="new",
-                content="x",
-                type="one_off",
-                metadata={},
-            )
-        ),
+        lambda w: w.t.scripts.update(new_script(w, name="new", content="x")),
         InvalidInput,
     ),
     # find parameters
@@ -367,16 +370,7 @@ NOT_MODELS: list[tuple[str, Callable[[World], Any]]] = [
     ("update None", lambda w: w.t.scripts.update(None)),
     (
         "create a script as an execution",
-        lambda w: w.t.executions.create(
-            Script.create(
-                tenant_id=w.t.session.tenant_id,
-                created_by=w.user,
-                name="x",
-                content="y",
-                type="one_off",
-                metadata={},
-            )
-        ),
+        lambda w: w.t.executions.create(new_script(w)),
     ),
 ]
 

@@ -15,7 +15,7 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Script
 from scripts_es.errors import StorageUnavailable
-from tests.integration.races import Outcome
+from tests.integration.races import Outcome, attempt
 from tests.support.commands import create_command
 from tests.support.raw import raw, row_counts, stream_versions, terminate_module_connections
 
@@ -84,11 +84,8 @@ def test_a_command_whose_connection_dies_mid_transaction_is_applied_exactly_once
     outcome: list[Outcome[Script]] = []
 
     def update() -> None:
-        try:
-            result = tenant.handle(c.UpdateScriptContent(script_id=script.id, content="x"))
-            outcome.append(Outcome(value=result))
-        except BaseException as error:
-            outcome.append(Outcome(error=error))
+        command = c.UpdateScriptContent(script_id=script.id, content="x")
+        outcome.append(attempt(lambda: tenant.handle(command)))
 
     with raw(dsn) as watcher, psycopg.connect(dsn) as locker:
         locker.execute("LOCK TABLE scripts_es.events IN EXCLUSIVE MODE")  # appends wait

@@ -15,6 +15,7 @@ from scripts_es import ScriptsModule
 from scripts_es import commands as c
 from tests.projections.support import assert_rebuild_reproduces_live_tables, catch_up
 
+
 def paused(statement: str) -> str:
     """The runner's statement, pausing once it holds its locks on the read-model tables
     (taken when the statement starts), so that the rebuild's LOCK TABLE reliably lands in the

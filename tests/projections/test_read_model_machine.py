@@ -34,6 +34,7 @@ from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 from tests.projections.support import assert_rebuild_reproduces_live_tables, catch_up, metadata_for
 from tests.support.pg import throwaway_db
 from tests.support.raw import dump_read_model
+from tests.support.strategies import normalise_tags
 
 pytestmark = pytest.mark.slow
 
@@ -56,15 +57,6 @@ contents = st.sampled_from(["a", "b", "c"])
 ticks = st.sampled_from([0, 0, 1, 3])  # seconds; many ties on purpose
 picks = st.integers(0, 10_000)
 moments = st.integers(-1, 40).map(lambda s: START + timedelta(seconds=s))
-
-
-def normalise_tags(tags: list[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for tag in tags:
-        clean = tag.strip().lower()
-        if clean not in out:
-            out.append(clean)
-    return tuple(out)
 
 
 def ordered(rows: list[Any], sort: tuple[tuple[str, str], ...]) -> list[Any]:

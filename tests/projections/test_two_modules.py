@@ -4,26 +4,16 @@ each one's writes reach the other's reads and commands."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
-import pytest
-
-from scripts_es import ScriptsModule
+from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from tests.projections.support import assert_rebuild_reproduces_live_tables
 
 
-@pytest.fixture
-def two(dsn: str) -> Iterator[tuple[ScriptsModule, ScriptsModule]]:
-    with ScriptsModule.open(dsn, install=False) as a, ScriptsModule.open(dsn, install=False) as b:
-        yield a, b
-
-
 def test_content_set_back_by_one_module_after_another_changed_it_is_stored(
-    dsn: str, two: tuple[ScriptsModule, ScriptsModule]
+    dsn: str, one_tenant_twice: tuple[TenantSession, TenantSession]
 ) -> None:
-    tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
-    a, b = (m.tenant(tenant_id, user_id) for m in two)
+    a, b = one_tenant_twice
     script = a.handle(c.CreateScript(name="s", content="one", type="one_off"))
     b.handle(c.UpdateScriptContent(script_id=script.id, content="two"))
     back = a.handle(c.UpdateScriptContent(script_id=script.id, content="one"))
@@ -32,10 +22,9 @@ def test_content_set_back_by_one_module_after_another_changed_it_is_stored(
 
 
 def test_enabling_a_script_another_module_disabled_enables_it(
-    dsn: str, two: tuple[ScriptsModule, ScriptsModule]
+    dsn: str, one_tenant_twice: tuple[TenantSession, TenantSession]
 ) -> None:
-    tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
-    a, b = (m.tenant(tenant_id, user_id) for m in two)
+    a, b = one_tenant_twice
     script = a.handle(c.CreateScript(name="s", content="x", type="one_off"))
     b.handle(c.DisableScript(script_id=script.id))
     a.handle(c.EnableScript(script_id=script.id))
@@ -60,13 +49,14 @@ def test_without_the_aggregate_cache_both_modules_see_each_others_changes(dsn: s
 
 
 def test_a_stale_cached_state_that_does_change_something_is_retried_fresh(
-    dsn: str, two: tuple[ScriptsModule, ScriptsModule]
+    dsn: str,
+    two_modules: tuple[ScriptsModule, ScriptsModule],
+    one_tenant_twice: tuple[TenantSession, TenantSession],
 ) -> None:
-    tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
-    a, b = (m.tenant(tenant_id, user_id) for m in two)
+    a, b = one_tenant_twice
     script = a.handle(c.CreateScript(name="s", content="one", type="one_off"))
     b.handle(c.UpdateScriptContent(script_id=script.id, content="two"))
     three = a.handle(c.UpdateScriptContent(script_id=script.id, content="three"))
     assert (three.content, three.version) == ("three", 3)
     assert [s.content for s in b.scripts.find()] == ["three"]
-    assert_rebuild_reproduces_live_tables(two[0], dsn)
+    assert_rebuild_reproduces_live_tables(two_modules[0], dsn)

@@ -7,32 +7,18 @@ recorded under the command's id.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from uuid import uuid4
 
-import pytest
-
-from scripts_es import ScriptsModule
+from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from tests.support.commands import create_command
 from tests.support.raw import stream_versions
 
 
-@pytest.fixture
-def two_modules(dsn: str) -> Iterator[tuple[ScriptsModule, ScriptsModule]]:
-    with (
-        ScriptsModule.open(dsn, install=False, cache_size=64) as first,
-        ScriptsModule.open(dsn, install=False, cache_size=64) as second,
-    ):
-        yield first, second
-
-
 def test_a_no_op_update_on_a_stale_cache_is_decided_again_before_it_is_recorded(
-    two_modules: tuple[ScriptsModule, ScriptsModule], dsn: str
+    one_tenant_twice: tuple[TenantSession, TenantSession], dsn: str
 ) -> None:
-    first, second = two_modules
-    tenant_id, user_id = uuid4(), uuid4()
-    t1, t2 = first.tenant(tenant_id, user_id), second.tenant(tenant_id, user_id)
+    t1, t2 = one_tenant_twice
     script = t1.handle(create_command(content="A"))
     t1.handle(c.UpdateScriptContent(script_id=script.id, content="B"))  # t1 caches v2 "B"
     t2.handle(c.UpdateScriptContent(script_id=script.id, content="C"))  # v3 "C" elsewhere
@@ -47,11 +33,9 @@ def test_a_no_op_update_on_a_stale_cache_is_decided_again_before_it_is_recorded(
 
 
 def test_enabling_on_a_stale_cache_after_another_process_disabled_enables_it(
-    two_modules: tuple[ScriptsModule, ScriptsModule],
+    one_tenant_twice: tuple[TenantSession, TenantSession],
 ) -> None:
-    first, second = two_modules
-    tenant_id, user_id = uuid4(), uuid4()
-    t1, t2 = first.tenant(tenant_id, user_id), second.tenant(tenant_id, user_id)
+    t1, t2 = one_tenant_twice
     script = t1.handle(create_command())
     t1.handle(c.UpdateScriptContent(script_id=script.id, content="cached"))
     t2.handle(c.DisableScript(script_id=script.id))
@@ -76,11 +60,9 @@ def test_a_true_no_op_on_a_fresh_cache_is_recorded_and_replayed(
 
 
 def test_a_no_op_on_a_stale_cache_without_command_id_answers_the_current_state(
-    two_modules: tuple[ScriptsModule, ScriptsModule],
+    one_tenant_twice: tuple[TenantSession, TenantSession],
 ) -> None:
-    first, second = two_modules
-    tenant_id, user_id = uuid4(), uuid4()
-    t1, t2 = first.tenant(tenant_id, user_id), second.tenant(tenant_id, user_id)
+    t1, t2 = one_tenant_twice
     script = t1.handle(create_command())
     t1.handle(c.DisableScript(script_id=script.id))
     t2.handle(c.EnableScript(script_id=script.id))

@@ -12,18 +12,13 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import PruneResult, Script, VersionRetentionPolicy
 from scripts_es.errors import ConcurrencyConflict, InvalidInput, NotFound, VersionPruned
+from tests.retention.history import script_with_versions
 from tests.support.clock import Clock
 from tests.support.raw import Raw
 
 
 def versions(session: TenantSession, clock: Clock, count: int) -> list[Script]:
-    states = [session.handle(c.CreateScript(name="e", content="v1", type="one_off"))]
-    for v in range(2, count + 1):
-        clock.advance(timedelta(minutes=7))
-        states.append(
-            session.handle(c.UpdateScriptContent(script_id=states[0].id, content=f"v{v}"))
-        )
-    return states
+    return script_with_versions(session, clock, count, every=timedelta(minutes=7), name="e")
 
 
 @pytest.mark.parametrize(

@@ -9,21 +9,12 @@ from eventsourcing.persistence import StoredEvent
 
 from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
-from scripts_es.domain import Script, VersionRetentionPolicy
+from scripts_es.domain import VersionRetentionPolicy
 from scripts_es.service.retention import OPERATOR
 from scripts_es.store.event_store import EventStore
+from tests.retention.history import script_with_versions
 from tests.support.clock import Clock
 from tests.support.raw import Raw
-
-
-def script_with_versions(session: TenantSession, clock: Clock, versions: int) -> list[Script]:
-    states = [session.handle(c.CreateScript(name="s", content="v1", type="one_off"))]
-    for v in range(2, versions + 1):
-        clock.advance(timedelta(minutes=1))
-        states.append(
-            session.handle(c.UpdateScriptContent(script_id=states[0].id, content=f"v{v}"))
-        )
-    return states
 
 
 def test_pruned_events_and_snapshots_are_deleted_from_the_tables(

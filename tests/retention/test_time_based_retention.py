@@ -10,7 +10,7 @@ from scripts_es import TenantSession
 from scripts_es import commands as c
 from scripts_es.domain import Script, VersionRetentionPolicy
 from scripts_es.errors import VersionPruned
-from tests.retention.reference import reference_horizon, stamps_of
+from tests.retention.history import reference_horizon, stamps_of
 from tests.support.clock import Clock
 from tests.support.raw import Raw
 

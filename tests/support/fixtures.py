@@ -89,6 +89,25 @@ def tenant(module: ScriptsModule, tenant_id: uuid.UUID, user_id: uuid.UUID) -> T
 
 
 @pytest.fixture
+def two_modules(dsn: str) -> Iterator[tuple[ScriptsModule, ScriptsModule]]:
+    """Two modules on the test's database, each with its own aggregate cache: two processes of
+    a host app."""
+    with (
+        ScriptsModule.open(dsn, install=False) as first,
+        ScriptsModule.open(dsn, install=False) as second,
+    ):
+        yield first, second
+
+
+@pytest.fixture
+def one_tenant_twice(
+    two_modules: tuple[ScriptsModule, ScriptsModule], tenant_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[TenantSession, TenantSession]:
+    """The test's tenant and user, once through each of `two_modules`."""
+    return two_modules[0].tenant(tenant_id, user_id), two_modules[1].tenant(tenant_id, user_id)
+
+
+@pytest.fixture
 def clock() -> Clock:
     """A clock that moves only when the test says so."""
     return Clock()

@@ -288,9 +288,12 @@ def test_an_execution_that_does_not_exist_is_not_found(ctx: Context) -> None:
 # -- pruning ---------------------------------------------------------------------------------------
 
 
-def stored_versions(states: list[Script]) -> list[tuple[int, Any]]:
-    """The `stored_versions` rows of a stream: (version, occurred_at)."""
-    return [(state.version, state.updated_at) for state in states]
+def pruning(states: list[Script], doomed: tuple[int, int]) -> FakeUnitOfWork:
+    """A stream of `states`, whose `stored_versions` rows are (version, occurred_at) and whose
+    `doomed_size` row is `doomed` (events below the horizon, their bytes)."""
+    stored = [(state.version, state.updated_at) for state in states]
+    rows = {"stored_versions": stored, "doomed_size": [doomed]}
+    return FakeUnitOfWork(rows=rows).stream(*states)
 
 
 def test_a_prune_to_two_versions_of_five_snapshots_at_four_and_truncates_below_it(
@@ -298,9 +301,7 @@ def test_a_prune_to_two_versions_of_five_snapshots_at_four_and_truncates_below_i
 ) -> None:
     states = versions(5)
     script = states[-1]
-    fake = FakeUnitOfWork(
-        rows={"stored_versions": stored_versions(states), "doomed_size": [(3, 1234)]}
-    ).stream(*states)
+    fake = pruning(states, (3, 1234))
     command = commands.PruneScriptHistory(script_id=script.id, max_versions=2)
     decision = fake.handle(command, ctx)
 
@@ -329,9 +330,7 @@ def test_a_prune_to_two_versions_of_five_snapshots_at_four_and_truncates_below_i
 
 def test_a_prune_that_removes_nothing_only_records_the_audit(ctx: Context) -> None:
     states = versions(5)
-    fake = FakeUnitOfWork(
-        rows={"stored_versions": stored_versions(states), "doomed_size": [(0, 0)]}
-    ).stream(*states)
+    fake = pruning(states, (0, 0))
     command = commands.PruneScriptHistory(script_id=states[0].id, max_versions=10)
     decision = fake.handle(command, ctx)
     assert decision.result == PruneResult(script_id=states[0].id, horizon=1, removed=0)
@@ -345,9 +344,7 @@ def test_a_prune_by_age_keeps_the_versions_younger_than_the_retention(
 ) -> None:
     states = versions(5)  # version v was written v minutes after EPOCH
     clock.advance(timedelta(days=1, minutes=3))  # versions 3.. are at most a day old
-    fake = FakeUnitOfWork(
-        rows={"stored_versions": stored_versions(states), "doomed_size": [(2, 99)]}
-    ).stream(*states)
+    fake = pruning(states, (2, 99))
     command = commands.PruneScriptHistory(script_id=states[0].id, retention_days=1)
     decision = fake.handle(command, ctx)
     assert decision.result == PruneResult(script_id=states[0].id, horizon=3, removed=2)

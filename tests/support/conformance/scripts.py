@@ -80,18 +80,11 @@ class ScriptRepositoryContract:
         self, repositories: Repositories
     ) -> None:
         timed, clock = repositories, repositories.clock
-        tenant_id, user_id = repositories.tenant_id, repositories.user_id
+        user_id = repositories.user_id
         editor = uuid4()
+        cron = {"cron_expression": "0 * * * *"}
         script = timed.scripts.create(
-            Script.create(
-                tenant_id=tenant_id,
-                created_by=user_id,
-                name="job",
-                content="v1",
-                type=ScriptType.CRON,
-                metadata={"cron_expression": "0 * * * *"},
-                at=clock(),
-            )
+            new_script(timed, ScriptType.CRON, name="job", content="v1", metadata=cron)
         )
         created_at = script.created_at
         changes = [
@@ -226,18 +219,8 @@ class ScriptRepositoryContract:
         self, repositories: Repositories
     ) -> None:
         timed, clock = repositories, repositories.clock
-        tenant_id, user_id = repositories.tenant_id, repositories.user_id
-        script = timed.scripts.create(
-            Script.create(
-                tenant_id=tenant_id,
-                created_by=user_id,
-                name="repo",
-                content="c1",
-                type="one_off",
-                metadata={},
-                at=clock(),
-            )
-        )
+        user_id = repositories.user_id
+        script = timed.scripts.create(new_script(timed, name="repo", content="c1"))
         states = [script]
         while states[-1].version < 24:
             at = clock.advance(timedelta(seconds=1))

@@ -1,11 +1,31 @@
-"""DESIGN §5's retention rule read literally: the reference the retention tests check against."""
+"""Histories for the retention tests: a script written version by version on the test's clock,
+and DESIGN §5's retention rule read literally, the reference they check prunes against."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
+from scripts_es import TenantSession, commands
 from scripts_es.domain import Script, VersionRetentionPolicy
+from tests.support.clock import Clock
+
+
+def script_with_versions(
+    session: TenantSession,
+    clock: Clock,
+    count: int,
+    *,
+    every: timedelta = timedelta(minutes=1),
+    name: str = "s",
+) -> list[Script]:
+    """One script with `count` versions (content "v1", "v2", ...), `every` apart; each state."""
+    states = [session.handle(commands.CreateScript(name=name, content="v1", type="one_off"))]
+    for v in range(2, count + 1):
+        clock.advance(every)
+        update = commands.UpdateScriptContent(script_id=states[0].id, content=f"v{v}")
+        states.append(session.handle(update))
+    return states
 
 
 def reference_horizon(
