@@ -7,24 +7,13 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from psycopg import sql
-from pydantic import BaseModel
 
 from projections.rows import EXECUTION_FIELDS, SCRIPT_FIELDS
 from projections.tables import LIVE
-from scripts_es.domain import Execution, Script
-from scripts_es.domain.values import (
-    METADATA_FOR_TYPE,
-    ExecutionResult,
-    ExecutionStatus,
-    ExecutionTrigger,
-    LogEntry,
-    ScriptType,
-    TriggerType,
-)
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 from scripts_es.store.sql import render
 
@@ -198,38 +187,6 @@ def count_scripts_sql(tenant_id: UUID, criteria: ScriptFindParams) -> tuple[str,
     return RENDERED.get(("count", *_script_filters_shape(criteria)), query), params
 
 
-M = TypeVar("M", bound=BaseModel)
-_FIELDS: dict[type[BaseModel], set[str]] = {}
-
-
-def trusted(cls: type[M], values: dict[str, Any]) -> M:
-    """Build a model from values our own projection validated on the way in, skipping
-    validation (what `model_construct` does, without its per-field default handling)."""
-    fields = _FIELDS.get(cls)
-    if fields is None:
-        fields = _FIELDS[cls] = set(cls.model_fields)
-    obj = cls.__new__(cls)
-    object.__setattr__(obj, "__dict__", values)
-    object.__setattr__(obj, "__pydantic_fields_set__", fields)
-    object.__setattr__(obj, "__pydantic_extra__", None)
-    object.__setattr__(obj, "__pydantic_private__", None)
-    return obj
-
-
-_TYPES = {t.value: t for t in ScriptType}
-
-
-def script_from_row(row: tuple[Any, ...]) -> Script:
-    """A Script from a scripts row (columns in SCRIPT_FIELDS order)."""
-    values = dict(zip(SCRIPT_FIELDS, row, strict=True))
-    script_type = values["type"] = _TYPES[values["type"]]
-    values["metadata"] = trusted(METADATA_FOR_TYPE[script_type], values["metadata"])
-    values["tags"] = tuple(values["tags"])
-    values["is_deleted"] = False
-    values["pending_events"] = ()
-    return trusted(Script, values)
-
-
 def execution_filters(
     tenant_id: UUID, script_id: UUID, criteria: ExecutionFindParams
 ) -> tuple[sql.Composable, list[Any]]:
@@ -269,28 +226,3 @@ def find_executions_sql(
     )
     key = ("executions", *(v is not None for v in present), sort_shape(criteria.sort))
     return RENDERED.get(key, query), params
-
-
-_STATUSES = {s.value: s for s in ExecutionStatus}
-_TRIGGERS = {t.value: t for t in TriggerType}
-
-
-def execution_from_row(row: tuple[Any, ...]) -> Execution:
-    """An Execution from an executions row (columns in EXECUTION_FIELDS order)."""
-    values = dict(zip(EXECUTION_FIELDS, row, strict=True))
-    result = values["result"]
-    values["result"] = None if result is None else _result(result)
-    values["status"] = _STATUSES[values["status"]]
-    values["trigger"] = trusted(
-        ExecutionTrigger,
-        {"type": _TRIGGERS[values.pop("trigger_type")], "triggered_by": values.pop("triggered_by")},
-    )
-    values["pending_events"] = ()
-    return trusted(Execution, values)
-
-
-def _result(data: dict[str, Any]) -> ExecutionResult:
-    logs = tuple(LogEntry.model_validate(entry) for entry in data["logs"])
-    return trusted(
-        ExecutionResult, {"output": data["output"], "error": data["error"], "logs": logs}
-    )

@@ -12,14 +12,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from scripts_es.domain.values import (
-    Days,
-    ExecutionStatus,
-    Positive,
-    ScriptType,
-    TriggerType,
-    Value,
-)
+from scripts_es.domain.values import Days, ExecutionStatus, Positive, ScriptType, TriggerType, Value
 
 
 class Command(Value):

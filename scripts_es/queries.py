@@ -9,14 +9,7 @@ from uuid import UUID
 from pydantic import Field, field_validator
 
 from scripts_es.domain import validation as v
-from scripts_es.domain.values import (
-    Count,
-    ExecutionStatus,
-    ScriptType,
-    TriggerType,
-    Value,
-    utc,
-)
+from scripts_es.domain.values import Count, ExecutionStatus, ScriptType, TriggerType, Value, utc
 from scripts_es.errors import InvalidInput
 
 Direction = Literal["asc", "desc"]

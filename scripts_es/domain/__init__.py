@@ -5,22 +5,18 @@ beyond that the standard library, pydantic and cronsim. Never the store, project
 """
 
 from scripts_es.domain.execution import Execution
+from scripts_es.domain.history import PruneResult, VersionInfo, VersionRetentionPolicy
+from scripts_es.domain.runs import ExecutionResult, ExecutionTrigger, LogEntry
 from scripts_es.domain.script import Script
 from scripts_es.domain.values import (
     CronMetadata,
     EmbeddedMetadata,
-    ExecutionResult,
     ExecutionStatus,
-    ExecutionTrigger,
     HTTPMetadata,
-    LogEntry,
     OneOffMetadata,
-    PruneResult,
     ScriptMetadata,
     ScriptType,
     TriggerType,
-    VersionInfo,
-    VersionRetentionPolicy,
 )
 
 __all__ = [

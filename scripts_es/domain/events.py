@@ -12,14 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-from scripts_es.domain.values import (
-    ExecutionResult,
-    ExecutionStatus,
-    ExecutionTrigger,
-    ScriptMetadata,
-    ScriptType,
-    utc,
-)
+from scripts_es.domain.runs import ExecutionResult, ExecutionTrigger
+from scripts_es.domain.values import ExecutionStatus, ScriptMetadata, ScriptType, utc
 
 
 class DomainEvent(BaseModel):

@@ -15,13 +15,9 @@ from scripts_es.domain.events import (
     ExecutionQueued,
     ExecutionStarted,
 )
+from scripts_es.domain.runs import ExecutionResult, ExecutionTrigger, execution_input
 from scripts_es.domain.script import Script, now_or
-from scripts_es.domain.values import (
-    ExecutionResult,
-    ExecutionStatus,
-    ExecutionTrigger,
-    execution_input,
-)
+from scripts_es.domain.values import ExecutionStatus
 from scripts_es.errors import InvalidInput, InvalidTransition, NotFound
 
 ZERO = timedelta(0)

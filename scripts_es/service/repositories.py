@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TypeVar
 from uuid import UUID
 
-from projections import finders
+from projections import decode, finders
 from scripts_es.domain import Execution, PruneResult, Script, VersionInfo, VersionRetentionPolicy
 from scripts_es.errors import InvalidInput, NotFound
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
@@ -76,7 +76,7 @@ class ScriptRepository:
         checked = check_params(params, ScriptFindParams)
         self.session.await_projection()
         rows = fetch(self.session, *finders.find_scripts_sql(self.session.tenant_id, checked))
-        return [finders.script_from_row(row) for row in rows]
+        return [decode.script_from_row(row) for row in rows]
 
     def count(self, params: ScriptFindParams | None = None) -> int:
         """How many scripts match `params` (limit and offset ignored)."""
@@ -141,7 +141,7 @@ class ExecutionRepository:
         checked = check_params(params, ExecutionFindParams)
         self.session.await_projection()
         query = finders.find_executions_sql(self.session.tenant_id, script_id, checked)
-        return [finders.execution_from_row(row) for row in fetch(self.session, *query)]
+        return [decode.execution_from_row(row) for row in fetch(self.session, *query)]
 
     def prune(self, older_than_days: int, keep_last_per_script: int = 0) -> int:
         """Remove terminal executions older than that (keeping each script's newest N)."""

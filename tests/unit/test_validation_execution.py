@@ -19,7 +19,7 @@ from scripts_es.domain import (
     HTTPMetadata,
     LogEntry,
 )
-from scripts_es.domain.values import execution_input
+from scripts_es.domain.runs import execution_input
 from scripts_es.errors import InvalidInput
 from scripts_es.queries import ScriptFindParams
 from tests.support import strategies as s

@@ -16,7 +16,7 @@ from scripts_es.domain import Execution, ExecutionStatus
 
 def refuse(story: Story) -> Section:
     """Chapter 5: what the module refuses (and what it does only once)."""
-    s = story.scripts
+    scripts = story.scripts
     before = story.alice.scripts.count()
     tried: list[Attempt] = [
         attempt(
@@ -36,7 +36,7 @@ def refuse(story: Story) -> Section:
             "alice",
             "run the disabled backfill-2024",
             lambda: story.alice.handle(
-                commands.StartExecution(script_id=s["backfill-2024"].id, trigger=API)
+                commands.StartExecution(script_id=scripts["backfill-2024"].id, trigger=API)
             ),
             "started",
         ),
@@ -45,7 +45,7 @@ def refuse(story: Story) -> Section:
             "edit nightly-report expecting version 2 (it is at 4)",
             lambda: story.bob.handle(
                 commands.UpdateScriptContent(
-                    script_id=s["nightly-report"].id, content="pass\n", expected_version=2
+                    script_id=scripts["nightly-report"].id, content="pass\n", expected_version=2
                 )
             ),
             "updated",

@@ -30,10 +30,10 @@ def _logs(start: datetime, lines: list[tuple[float, str, str]]) -> list[dict[str
 
 def execute(story: Story) -> Section:
     """Chapter 4: four runs: completed, failed, timed out (after a queue), and a quick probe."""
-    s, clock = story.scripts, story.clock
+    scripts, clock = story.scripts, story.clock
     start = clock.now
     run = story.alice.handle(
-        commands.StartExecution(script_id=s["nightly-report"].id, trigger=CRON)
+        commands.StartExecution(script_id=scripts["nightly-report"].id, trigger=CRON)
     )
     clock.tick(4.2)
     story.runs["nightly-report"] = story.alice.handle(
@@ -57,7 +57,7 @@ def execute(story: Story) -> Section:
     start = clock.now
     order = {"order_id": 1042, "currency": "XYZ", "total": 99.5}
     run = story.alice.handle(
-        commands.StartExecution(script_id=s["orders-webhook"].id, trigger=API, input=order)
+        commands.StartExecution(script_id=scripts["orders-webhook"].id, trigger=API, input=order)
     )
     clock.tick(0.8)
     story.runs["orders-webhook"] = story.alice.handle(
@@ -81,7 +81,7 @@ def execute(story: Story) -> Section:
     start = clock.now
     manual = commands.TriggerData(type=TriggerType.MANUAL, triggered_by=story.bob.session.user_id)
     queued = story.bob.handle(
-        commands.EnqueueExecution(script_id=s["price-rules"].id, trigger=manual)
+        commands.EnqueueExecution(script_id=scripts["price-rules"].id, trigger=manual)
     )
     clock.tick(5)
     begun = story.bob.handle(commands.BeginExecution(execution_id=queued.id))
@@ -104,7 +104,7 @@ def execute(story: Story) -> Section:
     )
 
     clock.tick(60)
-    run = story.bob.handle(commands.StartExecution(script_id=s["health"].id, trigger=API))
+    run = story.bob.handle(commands.StartExecution(script_id=scripts["health"].id, trigger=API))
     clock.tick(0.012)
     story.runs["health"] = story.bob.handle(
         commands.CompleteExecution(
@@ -113,7 +113,7 @@ def execute(story: Story) -> Section:
     )
     clock.tick(60)
 
-    runs = [(s[key], story.runs[key]) for key in story.runs]
+    runs = [(scripts[key], story.runs[key]) for key in story.runs]
     lifecycle = " -> ".join(x.status.value for x in (queued, begun, story.runs["price-rules"]))
     return Section(
         "Executions",
