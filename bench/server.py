@@ -23,7 +23,7 @@ def server_dsn() -> tuple[str, str]:
     """(DSN of a superuser on the server, where it came from).
 
     SCRIPTS_ES_DSN, then SCRIPTS_ES_TEST_DSN, then the test suite's embedded server
-    (tests/pg.py, .pgdata/test), and only without the tests an embedded one in bench/.data.
+    (tests/support/pg.py, .pgdata/test), and only without the tests an embedded one in bench/.data.
     """
     for name in ("SCRIPTS_ES_DSN", "SCRIPTS_ES_TEST_DSN"):
         if os.environ.get(name):
@@ -31,9 +31,9 @@ def server_dsn() -> tuple[str, str]:
     if (ROOT / "tests" / "pg.py").exists():
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
-        from tests import pg
+        from tests.support import pg
 
-        return pg.server_dsn(), "tests/pg.py embedded pgserver (.pgdata/test)"
+        return pg.server_dsn(), "tests/support/pg.py embedded pgserver (.pgdata/test)"
     from pgserver import get_server  # type: ignore[attr-defined]
 
     DATA.mkdir(parents=True, exist_ok=True)
