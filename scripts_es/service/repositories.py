@@ -9,12 +9,14 @@ from uuid import UUID
 
 from projections import decode, finders
 from scripts_es.domain import Execution, PruneResult, Script, VersionInfo, VersionRetentionPolicy
+from scripts_es.domain.values import HTTPMetadata
 from scripts_es.errors import InvalidInput, NotFound
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 from scripts_es.service import handlers, pipeline, reads, retention
 from scripts_es.service.session import Session, check_uuid
 from scripts_es.service.steps import Aggregate, Context, Steps
 from scripts_es.service.unit_of_work import current_state, fetch, read
+from scripts_es.store.database import QUERIES
 
 ParamsT = TypeVar("ParamsT", ScriptFindParams, ExecutionFindParams)
 AggregateT = TypeVar("AggregateT", Script, Execution)
@@ -69,6 +71,19 @@ class ScriptRepository:
         state = current_state(self.session, "script", check_uuid("script_id", script_id))
         if not isinstance(state, Script) or state.is_deleted:
             raise NotFound("script", script_id)
+        return state
+
+    def find_by_route(self, method: str, path: str) -> Script:
+        """The live http script that serves `method` (any case) and `path`; NotFound if none."""
+        route = HTTPMetadata(method=method, path=path)  # InvalidInput for a malformed route
+        rows = fetch(
+            self.session,
+            QUERIES["find_route"],
+            {"tenant_id": self.session.tenant_id, "method": route.method, "path": route.path},
+        )
+        state = current_state(self.session, "script", rows[0][0]) if rows else None
+        if not isinstance(state, Script) or state.is_deleted:
+            raise NotFound("route", f"{route.method} {route.path}")
         return state
 
     def find(self, params: ScriptFindParams | None = None) -> list[Script]:

@@ -79,3 +79,8 @@ ORDER BY version;
 -- name: projected_position
 SELECT last_txid::text::bigint, last_notification_id FROM scripts_es.projection_tracking
 WHERE name = 'read_model';
+
+-- name: find_route
+-- The live http script that owns (method, path): one lookup on the route table's primary key.
+SELECT script_id FROM scripts_es.script_routes
+WHERE tenant_id = %(tenant_id)s AND method = %(method)s AND path = %(path)s;
