@@ -39,7 +39,9 @@ def prune_all_scripts(
     touched = removed = freed = skipped = 0
     sessions: dict[UUID, Session] = {}
     for done, (tenant, script_id) in enumerate(targets, start=1):
-        session = sessions.setdefault(tenant, session_for(tenant, OPERATOR))
+        if tenant not in sessions:
+            sessions[tenant] = session_for(tenant, OPERATOR)
+        session = sessions[tenant]
         try:
             pruned = repositories.prune_script(session, script_id, policy, dry_run=dry_run)
         except NotFound:  # deleted since it was listed
