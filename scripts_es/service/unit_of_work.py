@@ -74,9 +74,9 @@ class UnitOfWork:
             if state is not None:
                 self.cached[request.stream_id] = state
                 return Loaded(state, None)
-        params = session.store.load_params(session.tenant_id, request.stream_id, request.upto)
-        rows = self.conn.execute(QUERIES["load_stream"], params, prepare=True).fetchall()
-        loaded = session.store.fold_rows(request.stream_id, rows, FOLDS[request.kind])
+        loaded = session.store.load(
+            self.conn, session.tenant_id, request.stream_id, FOLDS[request.kind], upto=request.upto
+        )
         if request.upto is None and loaded.state is not None:
             session.cache.put(loaded.state)  # the freshest state known: later commands use it
             if request.cached:
