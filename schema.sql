@@ -240,6 +240,11 @@ CREATE TABLE IF NOT EXISTS scripts_es.executions (
     triggered_by   uuid,
     input          json        NOT NULL,  -- json, not jsonb: numbers read back exactly as written
     version        bigint      NOT NULL,
+    queued_at        timestamptz,  -- its first event (NULL only before migration 0004 ran)
+    worker           text,         -- the worker whose claim runs it
+    lease_expires_at timestamptz,  -- when that claim lapses
+    scheduled_for    timestamptz,  -- a cron run's slot
+    skipped_slots    int         NOT NULL DEFAULT 0,
     PRIMARY KEY (tenant_id, id)
 );
 CREATE INDEX IF NOT EXISTS executions_started_idx
@@ -256,6 +261,71 @@ CREATE INDEX IF NOT EXISTS executions_trigger_idx
 CREATE INDEX IF NOT EXISTS executions_retention_idx
     ON scripts_es.executions (tenant_id, completed_at) WHERE completed_at IS NOT NULL;
 
+-- Workers take the oldest pending executions; the sweep finds lapsed claims.
+CREATE INDEX IF NOT EXISTS executions_pending_idx
+    ON scripts_es.executions (queued_at, tenant_id, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS executions_lease_idx
+    ON scripts_es.executions (lease_expires_at, tenant_id, id) WHERE status = 'running';
+
+-- Each enabled cron script's schedule: since when it applies (`anchor`: its creation, its last
+-- metadata change or enable), the last slot fired, and the next slot as a UTC instant. Written
+-- by the same statements as the script and its fired runs; rebuild recomputes next_fire_at.
+CREATE TABLE IF NOT EXISTS scripts_es.script_schedules (
+    tenant_id      uuid        NOT NULL,
+    script_id      uuid        NOT NULL,
+    anchor         timestamptz NOT NULL,
+    last_fired_for timestamptz,
+    next_fire_at   timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, script_id)
+);
+CREATE INDEX IF NOT EXISTS script_schedules_due_idx
+    ON scripts_es.script_schedules (next_fire_at, tenant_id, script_id);
+CREATE INDEX IF NOT EXISTS script_schedules_tenant_due_idx
+    ON scripts_es.script_schedules (tenant_id, next_fire_at, script_id);
+
+-- The executions a worker claims (`due` = 'pending': the oldest pending) or the sweep times out
+-- ('lapsed': running with a lease that ended before `now`), at most `lim`, as their events. A
+-- row another transaction holds is skipped (SKIP LOCKED), and so is a stream whose lock is
+-- taken: the stream lock is only tried, never waited for, so taking it after the row lock
+-- cannot close a circle with a writer (stream lock, then row). The events are read by a later
+-- statement, so with a snapshot taken after the locks were granted.
+CREATE OR REPLACE FUNCTION scripts_es.pick_executions(due text, lim int, now timestamptz)
+RETURNS TABLE (tenant_id uuid, originator_id uuid, originator_version bigint, topic text,
+               state bytea)
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+DECLARE
+    tenants uuid[];
+    ids     uuid[];
+BEGIN
+    IF due = 'pending' THEN
+        WITH candidates AS MATERIALIZED (
+            SELECT x.tenant_id, x.id, x.queued_at AS since FROM scripts_es.executions x
+            WHERE x.status = 'pending'
+            ORDER BY x.queued_at, x.tenant_id, x.id
+            LIMIT lim FOR UPDATE SKIP LOCKED
+        )
+        SELECT array_agg(c.tenant_id ORDER BY c.since, c.tenant_id, c.id),
+               array_agg(c.id ORDER BY c.since, c.tenant_id, c.id) INTO tenants, ids
+        FROM candidates c WHERE pg_try_advisory_xact_lock(scripts_es.stream_key(c.id));
+    ELSE
+        WITH candidates AS MATERIALIZED (
+            SELECT x.tenant_id, x.id, x.lease_expires_at AS since FROM scripts_es.executions x
+            WHERE x.status = 'running' AND x.lease_expires_at < now
+            ORDER BY x.lease_expires_at, x.tenant_id, x.id
+            LIMIT lim FOR UPDATE SKIP LOCKED
+        )
+        SELECT array_agg(c.tenant_id ORDER BY c.since, c.tenant_id, c.id),
+               array_agg(c.id ORDER BY c.since, c.tenant_id, c.id) INTO tenants, ids
+        FROM candidates c WHERE pg_try_advisory_xact_lock(scripts_es.stream_key(c.id));
+    END IF;
+    RETURN QUERY
+        SELECT e.tenant_id, e.originator_id, e.originator_version, e.topic, e.state
+        FROM unnest(tenants, ids) WITH ORDINALITY AS p(t, i, n)
+        JOIN scripts_es.events e ON e.tenant_id = p.t AND e.originator_id = p.i
+        ORDER BY p.n, e.originator_version;  -- in the order picked: the oldest first
+END
+$$;
 -- Which migrations (scripts_es/migrations/) this database has: a fresh install from this file
 -- records every one; `scripts-es db upgrade` applies and records the missing ones.
 CREATE TABLE IF NOT EXISTS scripts_es.schema_version (
@@ -295,7 +365,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['events', 'snapshots', 'stream_tombstones', 'commands',
                              'script_routes', 'prune_audit', 'scripts', 'script_versions',
-                             'script_tags', 'executions']
+                             'script_tags', 'executions', 'script_schedules']
     LOOP
         EXECUTE format('ALTER TABLE scripts_es.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE scripts_es.%I FORCE ROW LEVEL SECURITY', t);
@@ -320,6 +390,7 @@ GRANT EXECUTE ON FUNCTION scripts_es.current_tenant() TO scripts_es_app, scripts
 GRANT EXECUTE ON FUNCTION scripts_es.stream_key(uuid) TO scripts_es_app, scripts_es_maint;
 GRANT EXECUTE ON FUNCTION scripts_es.lock_stream_head(uuid, uuid, bigint)
     TO scripts_es_app, scripts_es_maint;
+GRANT EXECUTE ON FUNCTION scripts_es.pick_executions(text, int, timestamptz) TO scripts_es_maint;
 GRANT USAGE ON SEQUENCE scripts_es.events_notification_id_seq TO scripts_es_app, scripts_es_maint;
 GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.projection_tracking TO scripts_es_maint;
 GRANT SELECT ON scripts_es.projection_tracking TO scripts_es_app;

@@ -59,7 +59,12 @@ def execution_from_row(row: tuple[Any, ...]) -> Execution:
     values["status"] = _STATUSES[values["status"]]
     values["trigger"] = trusted(
         ExecutionTrigger,
-        {"type": _TRIGGERS[values.pop("trigger_type")], "triggered_by": values.pop("triggered_by")},
+        {
+            "type": _TRIGGERS[values.pop("trigger_type")],
+            "triggered_by": values.pop("triggered_by"),
+            "scheduled_for": values.pop("scheduled_for"),
+            "skipped_slots": values.pop("skipped_slots"),
+        },
     )
     values["pending_events"] = ()
     return trusted(Execution, values)

@@ -19,6 +19,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from projections import schedules
 from projections.rows import Rows
 from projections.runner import project_streams
 from projections.streams import fold_stream
@@ -130,6 +131,7 @@ def rebuild(
             conn.execute(_q("clear_live_executions"), params)
             conn.execute(_q("clear_live_scripts"), params)
             conn.execute(_q("fill_live"))
+            schedules.replace(conn, LIVE, tenant_id)
             sizes = {
                 name: one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
                 for name, table in SCRATCH.ids().items()
@@ -172,5 +174,6 @@ def verify(
                         for (row,) in conn.execute(QUERIES["diff_sample"].format(a=a, b=b), params):
                             samples.append({"side": side, "row": row})
                 drifts.append(TableDrift(name, int(missing), int(extra), samples))
+            drifts.append(schedules.drift(conn, SCRATCH, tenant_id))
             conn.execute(_q("drop_scratch"))
     return VerifyReport(ok=all(d.missing == 0 and d.extra == 0 for d in drifts), tables=drifts)

@@ -52,6 +52,11 @@ def execution_row(execution: Execution) -> tuple[Any, ...]:
         execution.trigger.triggered_by,
         Json(execution.input),
         execution.version,
+        execution.queued_at,
+        execution.worker,
+        execution.lease_expires_at,
+        execution.trigger.scheduled_for,
+        execution.trigger.skipped_slots,
     )
 
 
@@ -85,13 +90,29 @@ EXECUTION_FIELDS = (
     "triggered_by",
     "input",
     "version",
+    "queued_at",
+    "worker",
+    "lease_expires_at",
+    "scheduled_for",
+    "skipped_slots",
 )
 
 
 # Columns a row keeps from its first write: an upsert never changes them.
 SCRIPT_FIXED = frozenset({"tenant_id", "id", "type", "created_at", "created_by"})
 EXECUTION_FIXED = frozenset(
-    {"tenant_id", "id", "script_id", "script_version", "trigger_type", "triggered_by", "input"}
+    {
+        "tenant_id",
+        "id",
+        "script_id",
+        "script_version",
+        "trigger_type",
+        "triggered_by",
+        "input",
+        "queued_at",
+        "scheduled_for",
+        "skipped_slots",
+    }
 )
 
 

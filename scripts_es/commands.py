@@ -7,6 +7,7 @@ and returns the same result.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
@@ -85,6 +86,16 @@ class CompleteExecution(Command):
     result: dict[str, Any] | None = None
 
 
+class FireScheduledRun(Command):
+    """Fire a cron script's slot (from `due()`): one pending execution per (script, slot),
+    however many schedulers fire it. When later slots have passed too, the latest one fires
+    instead, recording how many were skipped (the misfire policy)."""
+
+    script_id: UUID
+    scheduled_for: datetime
+    input: dict[str, Any] | None = None
+
+
 class PruneScriptHistory(Command):
     script_id: UUID
     max_versions: Positive | None = None  # 1 .. PostgreSQL bigint
@@ -100,5 +111,7 @@ ScriptCommand = (
     | DisableScript
     | DeleteScript
 )
-ExecutionCommand = StartExecution | EnqueueExecution | BeginExecution | CompleteExecution
+ExecutionCommand = (
+    StartExecution | EnqueueExecution | BeginExecution | CompleteExecution | FireScheduledRun
+)
 AnyCommand = ScriptCommand | ExecutionCommand | PruneScriptHistory

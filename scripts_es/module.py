@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import overload
 from uuid import UUID
@@ -15,6 +16,7 @@ from projections import rebuild, runner
 from scripts_es import commands
 from scripts_es.config import resolve_dsn
 from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
+from scripts_es.domain.schedule import DueRun
 from scripts_es.reports import (
     ProjectionStatus,
     PruneSummary,
@@ -22,13 +24,13 @@ from scripts_es.reports import (
     RunReport,
     VerifyReport,
 )
-from scripts_es.service import maintenance, pipeline
+from scripts_es.service import maintenance, pipeline, workers
 from scripts_es.service.repositories import ExecutionRepository, ScriptRepository
 from scripts_es.service.session import Session, check_uuid
 from scripts_es.settings import AutoPrune, Clock, Settings
 from scripts_es.store import migrations
 from scripts_es.store.cache import AggregateCache
-from scripts_es.store.database import Database, install_schema, with_timeout
+from scripts_es.store.database import QUERIES, Database, install_schema, with_timeout
 from scripts_es.store.errors import translated
 from scripts_es.store.event_store import EventStore
 
@@ -156,6 +158,29 @@ class ScriptsModule:
     def with_clock(self, clock: Clock) -> ScriptsModule:
         """The same module (same pools) with another clock; tests use it to travel in time."""
         return ScriptsModule(self.db, self.store, self.settings.with_clock(clock), self.cache)
+
+    # -- running scripts (schedulers and workers, across tenants) -------------------------------
+
+    def due(self, until: datetime, limit: int = 100) -> list[DueRun]:
+        """Cron scripts of every tenant whose next slot is at or before `until`, oldest first."""
+        params = workers.check_due(until, limit)
+        with self.db.maintenance() as conn:
+            return workers.due_runs(conn.execute(QUERIES["due_runs"], params).fetchall())
+
+    def claim(
+        self, worker: str, *, limit: int = 1, lease: timedelta | float = 60.0
+    ) -> list[Execution]:
+        """Move up to `limit` of the oldest pending executions (any tenant) to running for
+        `worker`, each until `lease` (seconds or a timedelta) ends; never one to two workers."""
+        name, checked, duration = workers.check_claim(worker, limit, lease)
+        return workers.claim(
+            self.db, self.store, self.cache, self.settings, name, limit=checked, lease=duration
+        )
+
+    def sweep(self, *, limit: int = workers.MAX_BATCH) -> list[Execution]:
+        """Complete as `timeout` the running executions whose lease ended (a later completion
+        then gets InvalidTransition)."""
+        return workers.sweep(self.db, self.store, self.cache, self.settings, limit=limit)
 
     # -- maintenance (operators, the CLI) -------------------------------------------------------
 

@@ -7,6 +7,7 @@ beyond that the standard library, pydantic and cronsim. Never the store, project
 from scripts_es.domain.execution import Execution
 from scripts_es.domain.history import PruneResult, VersionInfo, VersionRetentionPolicy
 from scripts_es.domain.runs import ExecutionResult, ExecutionTrigger, LogEntry
+from scripts_es.domain.schedule import DueRun
 from scripts_es.domain.script import Script
 from scripts_es.domain.values import (
     CronMetadata,
@@ -21,6 +22,7 @@ from scripts_es.domain.values import (
 
 __all__ = [
     "CronMetadata",
+    "DueRun",
     "EmbeddedMetadata",
     "Execution",
     "ExecutionResult",

@@ -100,12 +100,28 @@ class ExecutionQueued(ExecutionEvent):
 
 
 class ExecutionStarted(ExecutionEvent):
-    """Starts a new execution, or begins a queued one (same payload either way)."""
+    """Starts a new execution, or begins a queued one (same payload either way). A worker's
+    claim names the worker and the end of its lease (v2)."""
+
+    class_version: ClassVar[int] = 2
 
     script_id: UUID
     script_version: int
     trigger: ExecutionTrigger
     input: dict[str, Any]
+    worker: str | None = None
+    lease_expires_at: datetime | None = None
+
+    @field_validator("lease_expires_at")
+    @classmethod
+    def _lease(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc(value, "lease_expires_at")
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # v1 (release 0.1.0) had no workers: nobody claimed the run, no lease ends.
+        state["worker"] = None
+        state["lease_expires_at"] = None
 
 
 class ExecutionCompleted(ExecutionEvent):

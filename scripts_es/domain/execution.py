@@ -48,6 +48,9 @@ class Execution(BaseModel):
     trigger: ExecutionTrigger
     input: dict[str, Any]
     version: int
+    queued_at: datetime | None = None  # its first event (None only in a state stored by 0.1.0)
+    worker: str | None = None  # the worker whose claim is running it
+    lease_expires_at: datetime | None = None  # when that claim lapses (`sweep` times it out)
     pending_events: tuple[ExecutionEvent, ...] = Field(default=(), exclude=True, repr=False)
 
     @classmethod
@@ -104,10 +107,18 @@ class Execution(BaseModel):
         )
         return fold((event,)).with_pending((event,))
 
-    def begin(self, *, at: datetime | None = None) -> Execution:
-        """Move a pending execution to running."""
+    def begin(
+        self,
+        *,
+        at: datetime | None = None,
+        worker: str | None = None,
+        lease_expires_at: datetime | None = None,
+    ) -> Execution:
+        """Move a pending execution to running (for `worker`, until its lease expires)."""
         if self.status is not ExecutionStatus.PENDING:
             raise InvalidTransition(f"cannot begin an execution that is {self.status.value}")
+        if (worker is None) != (lease_expires_at is None):
+            raise InvalidInput("lease", "a worker's claim needs both the worker and the lease")
         return self._record(
             ExecutionStarted(
                 originator_id=self.id,
@@ -119,6 +130,8 @@ class Execution(BaseModel):
                 script_version=self.script_version,
                 trigger=self.trigger,
                 input=self.input,
+                worker=worker,
+                lease_expires_at=lease_expires_at,
             )
         )
 
@@ -191,6 +204,11 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
             trigger=event.trigger,
             input=event.input,
             version=event.originator_version,
+            queued_at=event.timestamp,
+            worker=event.worker if isinstance(event, ExecutionStarted) else None,
+            lease_expires_at=event.lease_expires_at
+            if isinstance(event, ExecutionStarted)
+            else None,
         )
     if event.originator_version != state.version + 1:
         raise InvalidTransition(
@@ -202,6 +220,8 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
                 "status": ExecutionStatus.RUNNING,
                 "started_at": event.timestamp,
                 "version": event.originator_version,
+                "worker": event.worker,
+                "lease_expires_at": event.lease_expires_at,
             }
         )
     if isinstance(event, ExecutionCompleted) and not state.status.is_terminal:

@@ -22,13 +22,27 @@ _INT64 = range(-(2**63), 2**63)  # orjson, like most JSON stores, refuses wider 
 
 
 class ExecutionTrigger(Value):
+    """Why an execution runs. A cron run names its slot (`scheduled_for`, UTC) and how many
+    earlier slots the misfire policy skipped (`skipped_slots`, a floor past 10,000)."""
+
     type: TriggerType
     triggered_by: UUID | None = None
+    scheduled_for: datetime | None = None
+    skipped_slots: int = 0
+
+    @field_validator("scheduled_for")
+    @classmethod
+    def _slot(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else utc(value, "scheduled_for")
 
     @model_validator(mode="after")
-    def _manual_needs_user(self) -> Self:
+    def _consistent(self) -> Self:
         if self.type is TriggerType.MANUAL and self.triggered_by is None:
             raise InvalidInput("triggered_by", "a manual trigger needs the user who triggered it")
+        if self.type is not TriggerType.CRON and (self.scheduled_for or self.skipped_slots):
+            raise InvalidInput("scheduled_for", "only a cron trigger has a scheduled slot")
+        if not 0 <= self.skipped_slots <= v.MAX_BIGINT:
+            raise InvalidInput("skipped_slots", "must be a whole number of slots, at least 0")
         return self
 
 

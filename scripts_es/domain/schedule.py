@@ -16,16 +16,28 @@ count, never to replay a backlog.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
 from cronsim import CronSim
 
+from scripts_es.domain.events import (
+    DomainEvent,
+    ScriptCreated,
+    ScriptDeleted,
+    ScriptDisabled,
+    ScriptEnabled,
+    ScriptMetadataChanged,
+)
 from scripts_es.domain.values import CronMetadata, utc
 
+# Execution ids of cron runs: one per (tenant, script, slot), the same for every scheduler.
+_FIRED = UUID("5c4e0b1e-7a43-4f0e-9d0e-2f6a3c1b8e11")
 MAX_COUNTED = 10_000  # skipped slots counted at most (a minute schedule off for about a week)
-_SECOND = timedelta(seconds=1)
+SECOND = timedelta(seconds=1)
 _DAY = timedelta(days=1)
 
 
@@ -38,6 +50,41 @@ def slots(schedule: CronMetadata, after: datetime) -> CronSim:
 def next_fire(schedule: CronMetadata, after: datetime) -> datetime:
     """The first slot strictly after `after`, as a UTC instant."""
     return next(slots(schedule, after)).astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class DueRun:
+    """A cron script whose next slot is due: fire it with FireScheduledRun(script_id,
+    scheduled_for) in the tenant's session."""
+
+    tenant_id: UUID
+    script_id: UUID
+    script_version: int
+    scheduled_for: datetime
+
+
+def is_slot(schedule: CronMetadata, instant: datetime) -> bool:
+    """Whether `instant` is one of the schedule's slots."""
+    return next_fire(schedule, utc(instant, "scheduled_for") - SECOND) == instant
+
+
+def fired_execution_id(tenant_id: UUID, script_id: UUID, slot: datetime) -> UUID:
+    """The execution id of the run of `script_id` at `slot`: every scheduler derives the same."""
+    instant = utc(slot, "scheduled_for").astimezone(UTC)
+    return uuid5(_FIRED, f"{tenant_id}/{script_id}/{instant.isoformat()}")
+
+
+def schedule_change(events: Iterable[DomainEvent]) -> DomainEvent | None:
+    """The last of `events` that (re)starts or ends a script's schedule, if any: a creation, a
+    metadata change, an enable starts it (anchored at its time); a disable or delete ends it."""
+    change: DomainEvent | None = None
+    for event in events:
+        if isinstance(
+            event,
+            ScriptCreated | ScriptMetadataChanged | ScriptEnabled | ScriptDisabled | ScriptDeleted,
+        ):
+            change = event
+    return change
 
 
 @dataclass(frozen=True)
@@ -58,7 +105,7 @@ def latest_missed(schedule: CronMetadata, after: datetime, now: datetime) -> Mis
     """
     after, now = utc(after, "after"), utc(now, "now")
     zone = ZoneInfo(schedule.timezone)
-    backwards = CronSim(schedule.cron_expression, (now + _SECOND).astimezone(zone), reverse=True)
+    backwards = CronSim(schedule.cron_expression, (now + SECOND).astimezone(zone), reverse=True)
     before_now = next(backwards, None)
     start = after if before_now is None else max(after, before_now - _DAY)
     latest: datetime | None = None

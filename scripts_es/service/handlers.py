@@ -7,14 +7,18 @@ and returns what to write; none does I/O. `HANDLERS` maps every command type to 
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 from scripts_es import commands
 from scripts_es.domain import Execution, Script
+from scripts_es.domain import schedule as cron
+from scripts_es.domain.values import CronMetadata, TriggerType, utc
 from scripts_es.errors import ConcurrencyConflict, InvalidInput, InvalidTransition, NotFound
 from scripts_es.service import retention
-from scripts_es.service.steps import Context, Decision, Hold, Load, Loaded, Steps
+from scripts_es.service.steps import Context, Decision, Fetch, Hold, Load, Loaded, Statement, Steps
+from scripts_es.store.database import QUERIES
 
 CommandT = TypeVar("CommandT", bound=commands.Command)
 Handler = Callable[[Any, Context], Generator[Any, Any, Decision]]
@@ -130,6 +134,72 @@ def complete_execution(cmd: commands.CompleteExecution, ctx: Context) -> Steps:
     return saved(run.complete(cmd.status, cmd.result, at=ctx.now()))
 
 
+def fire_scheduled_run(cmd: commands.FireScheduledRun, ctx: Context) -> Steps:
+    """One pending cron execution per (script, slot): its id is derived from the slot, and its
+    stream is held exclusively while it is looked up, so concurrent schedulers of the same slot
+    queue behind each other and all answer the one execution."""
+    script: Script = yield from runnable_script(cmd.script_id)
+    expect(script, cmd.expected_version)
+    schedule = script.metadata
+    if not isinstance(schedule, CronMetadata):
+        raise InvalidInput(
+            "script_id", f"script {script.id} is a {script.type.value} script, not cron"
+        )
+    slot, now = utc(cmd.scheduled_for, "scheduled_for"), ctx.now()
+    if not cron.is_slot(schedule, slot):
+        raise InvalidInput(
+            "scheduled_for",
+            f"{slot.isoformat()} is not a slot of {schedule.cron_expression!r} in "
+            f"{schedule.timezone}; fire a slot that due() returned",
+        )
+    if slot > now:
+        raise InvalidInput(
+            "scheduled_for", f"{slot.isoformat()} is not due yet (now {now.isoformat()})"
+        )
+    rows = yield Fetch(QUERIES["schedule_of"], {"tenant_id": ctx.tenant_id, "script_id": script.id})
+    if not rows:
+        raise InvalidTransition(f"script {script.id} has no schedule to fire")
+    _anchor, last_fired, next_due = rows[0]
+    if slot < next_due:  # passed already: answer the run that fired it (or covered it)
+        covering = [slot] + ([last_fired] if last_fired is not None and last_fired > slot else [])
+        for fired in covering:
+            earlier: Execution | None = yield from fired_run(ctx, script.id, fired)
+            if earlier is not None:
+                return Decision(earlier)
+        raise InvalidTransition(
+            f"slot {slot.isoformat()} of script {script.id} is not due: "
+            f"its next slot is {next_due.isoformat()}"
+        )
+    missed = cron.latest_missed(schedule, next_due - cron.SECOND, now)
+    assert missed is not None  # `slot` itself is a passed slot
+    slot = missed.slot
+    advance = Statement(
+        QUERIES["advance_schedule"],
+        {
+            "tenant_id": ctx.tenant_id,
+            "script_id": script.id,
+            "slot": slot,
+            "next_fire_at": cron.next_fire(schedule, slot),
+        },
+    )
+    existing: Execution | None = yield from fired_run(ctx, script.id, slot)
+    if existing is not None:  # fired already, by this or another scheduler
+        return Decision(existing, statements=(advance,))  # (the schedule moves on anyway)
+    trigger = {"type": TriggerType.CRON, "scheduled_for": slot, "skipped_slots": missed.skipped}
+    run_id = cron.fired_execution_id(ctx.tenant_id, script.id, slot)
+    run = Execution.enqueue(script=script, trigger=trigger, input=cmd.input, id=run_id, at=now)
+    return Decision(run.without_pending(), (run,), statements=(advance,))
+
+
+def fired_run(ctx: Context, script_id: UUID, slot: datetime) -> Steps:
+    """The run of `script_id` at `slot`, if one was recorded; its stream stays held (exclusive)
+    until commit, so that a concurrent firing of the slot waits and then finds it."""
+    run_id = cron.fired_execution_id(ctx.tenant_id, script_id, slot)
+    yield Hold(run_id, shared=False)
+    loaded: Loaded = yield Load("execution", run_id)
+    return loaded.state if isinstance(loaded.state, Execution) else None
+
+
 def prune_history(cmd: commands.PruneScriptHistory, ctx: Context) -> Steps:
     policy = retention.policy_of(cmd)
     pruned: retention.Pruned = yield from retention.prune_script(
@@ -150,5 +220,6 @@ HANDLERS: dict[type[commands.Command], Handler] = {
     commands.EnqueueExecution: start_execution,
     commands.BeginExecution: begin_execution,
     commands.CompleteExecution: complete_execution,
+    commands.FireScheduledRun: fire_scheduled_run,
     commands.PruneScriptHistory: prune_history,
 }

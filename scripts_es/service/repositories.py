@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import TypeVar
 from uuid import UUID
 
 from projections import decode, finders
 from scripts_es.domain import Execution, PruneResult, Script, VersionInfo, VersionRetentionPolicy
+from scripts_es.domain.schedule import DueRun
 from scripts_es.domain.values import HTTPMetadata
 from scripts_es.errors import InvalidInput, NotFound
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
-from scripts_es.service import handlers, pipeline, reads, retention
+from scripts_es.service import handlers, pipeline, reads, retention, workers
 from scripts_es.service.session import Session, check_uuid
 from scripts_es.service.steps import Aggregate, Context, Steps
 from scripts_es.service.unit_of_work import current_state, fetch, read
@@ -85,6 +87,11 @@ class ScriptRepository:
         if not isinstance(state, Script) or state.is_deleted:
             raise NotFound("route", f"{route.method} {route.path}")
         return state
+
+    def due(self, until: datetime, limit: int = 100) -> list[DueRun]:
+        """This tenant's cron scripts whose next slot is at or before `until`, oldest first."""
+        rows = fetch(self.session, QUERIES["due_runs"], workers.check_due(until, limit))
+        return workers.due_runs(rows)
 
     def find(self, params: ScriptFindParams | None = None) -> list[Script]:
         """Scripts matching `params`, from the read model."""

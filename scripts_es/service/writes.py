@@ -18,7 +18,8 @@ from scripts_es.domain.events import (
     ScriptDetailsChanged,
     ScriptMetadataChanged,
 )
-from scripts_es.domain.values import HTTPMetadata, ScriptType
+from scripts_es.domain.schedule import next_fire, schedule_change
+from scripts_es.domain.values import CronMetadata, HTTPMetadata, ScriptType
 from scripts_es.service.steps import Aggregate, Statement
 from scripts_es.store.database import QUERIES
 from scripts_es.store.event_store import EventStore
@@ -72,11 +73,29 @@ def _script_params(script: Script) -> dict[str, Any]:
     metadata = script.metadata
     route = metadata if route_changed and not script.is_deleted else None
     return {
+        **schedule_params(script, events),
         **script_params(script, events),
         "tags_changed": any(isinstance(e, _TAG_EVENTS) for e in events),
         "route_changed": route_changed,
         "method": route.method if isinstance(route, HTTPMetadata) else None,
         "path": route.path if isinstance(route, HTTPMetadata) else None,
+    }
+
+
+def schedule_params(script: Script, events: Any) -> dict[str, Any]:
+    """The schedule a script's change starts (anchored at the change) or ends, if it does."""
+    change = schedule_change(events)
+    metadata = script.metadata
+    runs = script.is_enabled and not script.is_deleted and isinstance(metadata, CronMetadata)
+    anchor = change.timestamp if change is not None and runs else None
+    return {
+        "schedule_changed": change is not None,
+        "anchor": anchor,
+        "next_fire_at": (
+            next_fire(metadata, anchor)
+            if anchor is not None and isinstance(metadata, CronMetadata)
+            else None
+        ),
     }
 
 

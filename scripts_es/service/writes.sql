@@ -28,6 +28,16 @@ WITH {append}, released AS (
     INSERT INTO scripts_es.script_routes (tenant_id, method, path, script_id)
     SELECT %(tenant_id)s, %(method)s, %(path)s, %(id)s
     WHERE %(route_changed)s AND %(method)s::text IS NOT NULL
+), unscheduled AS (  -- a cron schedule (re)starts or ends with the script's change
+    DELETE FROM scripts_es.script_schedules
+    WHERE %(schedule_changed)s AND %(next_fire_at)s::timestamptz IS NULL
+      AND tenant_id = %(tenant_id)s AND script_id = %(id)s
+), scheduled AS (
+    INSERT INTO scripts_es.script_schedules (tenant_id, script_id, anchor, next_fire_at)
+    SELECT %(tenant_id)s, %(id)s, %(anchor)s, %(next_fire_at)s
+    WHERE %(schedule_changed)s AND %(next_fire_at)s::timestamptz IS NOT NULL
+    ON CONFLICT (tenant_id, script_id) DO UPDATE
+    SET anchor = excluded.anchor, last_fired_for = NULL, next_fire_at = excluded.next_fire_at
 ), {script_rows}
 -- Where the change sits in the runner's order, for read-your-writes without inline projection.
 SELECT txid::text::bigint, notification_id FROM appended ORDER BY notification_id DESC LIMIT 1;

@@ -84,3 +84,27 @@ WHERE name = 'read_model';
 -- The live http script that owns (method, path): one lookup on the route table's primary key.
 SELECT script_id FROM scripts_es.script_routes
 WHERE tenant_id = %(tenant_id)s AND method = %(method)s AND path = %(path)s;
+
+-- name: schedule_of
+SELECT anchor, last_fired_for, next_fire_at FROM scripts_es.script_schedules
+WHERE tenant_id = %(tenant_id)s AND script_id = %(script_id)s;
+
+-- name: advance_schedule
+-- A fired slot moves the schedule on (never back: a slot already passed changes nothing).
+UPDATE scripts_es.script_schedules
+SET last_fired_for = %(slot)s, next_fire_at = %(next_fire_at)s
+WHERE tenant_id = %(tenant_id)s AND script_id = %(script_id)s AND next_fire_at <= %(slot)s;
+
+-- name: due_runs
+-- Enabled cron scripts whose next slot is at or before %(until)s, oldest first, from the
+-- schedule index (a tenant session sees its own rows only: row-level security).
+SELECT s.tenant_id, s.script_id, sc.version, s.next_fire_at
+FROM scripts_es.script_schedules s
+JOIN scripts_es.scripts sc ON sc.tenant_id = s.tenant_id AND sc.id = s.script_id
+WHERE s.next_fire_at <= %(until)s
+ORDER BY s.next_fire_at, s.tenant_id, s.script_id
+LIMIT %(limit)s;
+
+-- name: pick_executions
+SELECT tenant_id, originator_id, originator_version, topic, state
+FROM scripts_es.pick_executions(%(due)s, %(limit)s, %(now)s);

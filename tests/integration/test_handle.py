@@ -246,8 +246,23 @@ def test_every_command_round_trips_through_handle(
     assert failed.result == ExecutionResult(error="gave up")
     assert_execution_reads_back(timed, failed)
 
+    # A cron slot fired: one pending execution for the slot, the schedule moved past it.
+    (due,) = timed.scripts.due(clock() + timedelta(days=8))
+    assert (due.script_id, due.script_version) == (script.id, 7)
+    clock.now = due.scheduled_for + timedelta(seconds=30) - timedelta(milliseconds=1500)
+    fired = handle(c.FireScheduledRun(script_id=script.id, scheduled_for=due.scheduled_for))
+    assert (fired.status, fired.trigger.type, fired.trigger.scheduled_for) == (
+        ExecutionStatus.PENDING,
+        TriggerType.CRON,
+        due.scheduled_for,
+    )
+    assert (fired.queued_at, fired.trigger.skipped_slots) == (clock(), 0)
+    assert_execution_reads_back(timed, fired)
+    assert timed.scripts.due(clock()) == []
+
     deleted = handle(c.DeleteScript(script_id=script.id))
     assert deleted.is_deleted and deleted.version == 8
+    assert timed.scripts.due(clock() + timedelta(days=800)) == []
     with pytest.raises(NotFound):
         timed.scripts.find_by_id(script.id)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -11,9 +12,10 @@ import pytest
 
 from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
-from scripts_es.domain import Execution, Script, ScriptType
+from scripts_es.domain import DueRun, Execution, Script, ScriptType
 from scripts_es.errors import ConcurrencyConflict, Conflict, InvalidInput, InvalidTransition
 from tests.integration.races import errors_of, race, race_past_the_command_log, values_of
+from tests.support.clock import Clock
 from tests.support.commands import create_command
 from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
 from tests.support.raw import row_counts, stream_versions
@@ -21,23 +23,32 @@ from tests.support.raw import row_counts, stream_versions
 
 @dataclass
 class World:
-    """A script (cron, version 2), a running and a pending execution of it, a disabled script."""
+    """A script (cron, version 2), a running and a pending execution of it, a disabled script,
+    and the script's first slot, due."""
 
     script: Script
     running: Execution
     pending: Execution
     disabled: Script
+    due: DueRun
 
 
 @pytest.fixture
-def world(tenant: TenantSession) -> World:
+def tenant(clocked: ScriptsModule, tenant_id: UUID, user_id: UUID) -> TenantSession:
+    return clocked.tenant(tenant_id, user_id)
+
+
+@pytest.fixture
+def world(tenant: TenantSession, clock: Clock) -> World:
     script = tenant.handle(create_command(ScriptType.CRON))
     script = tenant.handle(c.UpdateScriptContent(script_id=script.id, content="v2"))
     running = tenant.handle(c.StartExecution(script_id=script.id, trigger={"type": "api"}))
     pending = tenant.handle(c.EnqueueExecution(script_id=script.id, trigger={"type": "api"}))
     disabled = tenant.handle(create_command(ScriptType.EMBEDDED, name="off"))
     disabled = tenant.handle(c.DisableScript(script_id=disabled.id))
-    return World(script, running, pending, disabled)
+    (due,) = tenant.scripts.due(clock() + timedelta(days=7))
+    clock.now = due.scheduled_for
+    return World(script, running, pending, disabled, due)
 
 
 # Every command, built against `world`: (name, build(world, **extra) -> command, target stream).
@@ -78,6 +89,13 @@ COMMANDS: list[CommandCase] = [
     (
         "EnqueueExecution",
         lambda w, **k: c.EnqueueExecution(script_id=w.script.id, trigger={"type": "cron"}, **k),
+        RESULT,
+    ),
+    (
+        "FireScheduledRun",
+        lambda w, **k: c.FireScheduledRun(
+            script_id=w.script.id, scheduled_for=w.due.scheduled_for, **k
+        ),
         RESULT,
     ),
     ("BeginExecution", lambda w, **k: c.BeginExecution(execution_id=w.pending.id, **k), PENDING),
@@ -123,6 +141,8 @@ def test_the_same_command_id_twice_is_applied_once_with_the_same_result(
     if name in ("CreateScript", "StartExecution", "EnqueueExecution"):
         other = tenant.handle(build(world, command_id=uuid4()))
         assert other.id != first.id
+    if name == "FireScheduledRun":  # a slot fires once, whatever the command_id
+        assert tenant.handle(build(world, command_id=uuid4())) == first
 
 
 def test_a_replayed_command_shows_one_change_in_the_version_history(

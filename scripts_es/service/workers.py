@@ -1,0 +1,158 @@
+"""Running what the module stores (DESIGN §10): the schedules that are due, workers' claims of
+pending executions, and the sweep that times out claims whose lease lapsed.
+
+Claims and sweeps work across tenants in one maintenance transaction each: the rows are picked
+with `FOR UPDATE SKIP LOCKED` (scripts_es.pick_executions), so two workers never get the same
+execution, and each picked execution is decided by the domain (`begin`, `complete`) and
+appended under its stream's lock, like any command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+from scripts_es.domain import Execution, ExecutionStatus
+from scripts_es.domain import execution as execution_fold
+from scripts_es.domain import validation as v
+from scripts_es.domain.events import ExecutionEvent
+from scripts_es.domain.schedule import DueRun
+from scripts_es.domain.values import utc
+from scripts_es.errors import InvalidInput
+from scripts_es.service import writes
+from scripts_es.settings import Settings
+from scripts_es.store.cache import AggregateCache
+from scripts_es.store.database import QUERIES, Database
+from scripts_es.store.event_store import EventStore
+
+MAX_BATCH = 1_000  # executions one claim or sweep takes at most
+MAX_LEASE = timedelta(days=7)
+MAX_WORKER = 200  # characters of a worker's name
+TIMED_OUT = "lease of worker {worker!r} expired at {expired} with no completion"
+
+
+def check_due(until: datetime, limit: int) -> dict[str, Any]:
+    """The `due_runs` parameters, or InvalidInput naming what is wrong."""
+    return {
+        "until": utc(until, "until"),
+        "limit": v.whole_number("limit", limit, 1, MAX_BATCH * 10, "a number of runs"),
+    }
+
+
+def due_runs(rows: Sequence[Any]) -> list[DueRun]:
+    return [DueRun(tenant, script, version, slot) for tenant, script, version, slot in rows]
+
+
+def check_claim(worker: object, limit: object, lease: object) -> tuple[str, int, timedelta]:
+    """A claim's arguments, or InvalidInput saying what to fix."""
+    if not isinstance(worker, str) or not worker.strip() or len(worker) > MAX_WORKER:
+        raise InvalidInput("worker", f"must name the worker in 1 to {MAX_WORKER} characters")
+    v.no_nul("worker", worker)
+    checked = v.whole_number("limit", limit, 1, MAX_BATCH, "a number of executions")
+    if isinstance(lease, int | float) and not isinstance(lease, bool):
+        lease = timedelta(seconds=lease)
+    if not isinstance(lease, timedelta) or not timedelta(0) < lease <= MAX_LEASE:
+        raise InvalidInput("lease", "must be a duration (seconds or a timedelta) up to 7 days")
+    return worker, checked, lease
+
+
+def claim(
+    db: Database,
+    store: EventStore,
+    cache: AggregateCache,
+    settings: Settings,
+    worker: str,
+    *,
+    limit: int,
+    lease: timedelta,
+) -> list[Execution]:
+    """Move up to `limit` of the oldest pending executions to running for `worker`.
+
+    Not retried after a lost connection: a claim whose commit went unanswered may have
+    committed, and its executions then time out at the end of their lease (`sweep`).
+    """
+    now = settings.clock()
+    expires = now + lease
+
+    def begin(run: Execution) -> Execution | None:
+        if run.status is not ExecutionStatus.PENDING:  # the read model was behind its events
+            return None
+        return run.begin(at=now, worker=worker, lease_expires_at=expires)
+
+    return _pick_and_write(db, store, cache, settings, "pending", limit, now, begin)
+
+
+def sweep(
+    db: Database,
+    store: EventStore,
+    cache: AggregateCache,
+    settings: Settings,
+    *,
+    limit: int = MAX_BATCH,
+) -> list[Execution]:
+    """Complete as `timeout` up to `limit` running executions whose lease ended before now."""
+    v.whole_number("limit", limit, 1, MAX_BATCH, "a number of executions")
+    now = settings.clock()
+
+    def time_out(run: Execution) -> Execution | None:
+        expired = run.lease_expires_at
+        if run.status is not ExecutionStatus.RUNNING or expired is None or expired >= now:
+            return None  # completed meanwhile, or claimed again: not lapsed after all
+        error = TIMED_OUT.format(worker=run.worker, expired=expired.isoformat())
+        return run.complete(ExecutionStatus.TIMEOUT, {"error": error}, at=now)
+
+    def attempt(_number: int) -> list[Execution]:
+        return _pick_and_write(db, store, cache, settings, "lapsed", limit, now, time_out)
+
+    return db.retrying(attempt)  # safe to repeat: a second sweep finds what the first left
+
+
+def _pick_and_write(
+    db: Database,
+    store: EventStore,
+    cache: AggregateCache,
+    settings: Settings,
+    due: str,
+    limit: int,
+    now: datetime,
+    decide: Any,
+) -> list[Execution]:
+    """Pick (and lock) executions, decide each, append what changed, commit: two round trips."""
+    done: list[Execution] = []
+    with db.maintenance_connection() as conn, conn.pipeline():
+        cursor = conn.execute(
+            QUERIES["pick_executions"], {"due": due, "limit": limit, "now": now}, prepare=True
+        )
+        for run in _fold(store, cursor.fetchall()):
+            changed = decide(run)
+            if changed is None:
+                continue
+            for statement in writes.append(
+                store, run.tenant_id, changed, project=settings.inline_projections
+            ):
+                conn.execute(statement.query, statement.params, prepare=True)
+            done.append(changed.without_pending())
+        conn.commit()
+    for run in done:
+        cache.put(run)
+    return done
+
+
+def _fold(store: EventStore, rows: Sequence[Any]) -> Iterator[Execution]:
+    """The executions whose events `rows` are (ordered by stream, then version)."""
+    stream: tuple[UUID, UUID] | None = None
+    events: list[ExecutionEvent] = []
+    for tenant_id, stream_id, version, topic, state in rows:
+        if (tenant_id, stream_id) != stream:
+            if events:
+                yield execution_fold.fold(events)
+            stream, events = (tenant_id, stream_id), []
+        events.append(
+            store.mapper.to_domain_event(StoredEvent(stream_id, version, topic, bytes(state)))
+        )
+    if events:
+        yield execution_fold.fold(events)
