@@ -17,14 +17,16 @@ from scripts_es import commands
 from scripts_es.config import resolve_dsn
 from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
 from scripts_es.domain.schedule import DueRun
+from scripts_es.errors import InvalidInput
 from scripts_es.reports import (
     ProjectionStatus,
     PruneSummary,
     RebuildReport,
     RunReport,
+    SchedulerReport,
     VerifyReport,
 )
-from scripts_es.service import maintenance, pipeline, workers
+from scripts_es.service import maintenance, pipeline, scheduler, workers
 from scripts_es.service.repositories import ExecutionRepository, ScriptRepository
 from scripts_es.service.session import Session, check_uuid
 from scripts_es.settings import AutoPrune, Clock, Settings
@@ -175,6 +177,30 @@ class ScriptsModule:
         name, checked, duration = workers.check_claim(worker, limit, lease)
         return workers.claim(
             self.db, self.store, self.cache, self.settings, name, limit=checked, lease=duration
+        )
+
+    def run_scheduler(
+        self,
+        *,
+        once: bool = False,
+        tenant_id: UUID | None = None,
+        interval: float = 5.0,
+        stop: threading.Event | None = None,
+        progress: Callable[[SchedulerReport], None] | None = None,
+    ) -> SchedulerReport:
+        """Fire every due cron slot (of one tenant, or all) every `interval` seconds until
+        `stop` is set, or once. Several schedulers may run: each slot fires once."""
+        if not 0 < interval <= 3600:
+            raise InvalidInput("interval", "must be more than 0 and at most 3600 seconds")
+        tenant = None if tenant_id is None else self.tenant(tenant_id, scheduler.SCHEDULER)
+
+        def list_due(limit: int) -> list[DueRun]:
+            if tenant is None:
+                return self.due(self.clock(), limit)
+            return tenant.scripts.due(self.clock(), limit)
+
+        return scheduler.run(
+            list_due, self._session, once=once, interval=interval, stop=stop, progress=progress
         )
 
     def sweep(self, *, limit: int = workers.MAX_BATCH) -> list[Execution]:

@@ -67,3 +67,23 @@ class PruneSummary(Report):
     bytes_freed: int
     # Targets listed at the start that were gone when their turn came (deleted meanwhile).
     skipped: int = 0
+
+
+@dataclass(frozen=True)
+class SchedulerReport(Report):
+    """What a scheduler run fired: runs answered (new or already fired by another scheduler),
+    slots the misfire policy skipped, and due scripts it could not fire (with why)."""
+
+    rounds: int
+    fired: int
+    skipped_slots: int
+    failed: int
+    errors: list[str] = field(default_factory=list)  # the first few, for the operator
+
+
+@dataclass(frozen=True)
+class SweepReport(Report):
+    """Running executions whose lease lapsed, completed as `timeout`."""
+
+    timed_out: int
+    executions: list[str] = field(default_factory=list)

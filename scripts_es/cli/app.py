@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from scripts_es.cli import demo as demo_story
-from scripts_es.cli import maintenance
+from scripts_es.cli import maintenance, running
 from scripts_es.cli.options import DsnOption, JsonOption, Settings, opened, output, settings
 from scripts_es.cli.output import key_values
 from scripts_es.module import schema_status, upgrade_schema
@@ -13,7 +13,8 @@ from scripts_es.store.migrations import SchemaStatus
 
 app = typer.Typer(
     name="scripts-es",
-    help="Event-sourced scripts and executions on PostgreSQL: demo, schema, projections, pruning.",
+    help="Event-sourced scripts and executions on PostgreSQL: demo, schema, projections, pruning, "
+    "scheduling.",
     epilog="Exit codes: 0 ok; 1 failure (database unreachable, drift found by verify, ...); "
     "2 usage error.",
     no_args_is_help=True,
@@ -24,6 +25,8 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(maintenance.projections_app, name="projections")
 app.add_typer(maintenance.prune_app, name="prune")
+app.add_typer(running.scheduler_app, name="scheduler")
+app.add_typer(running.executions_app, name="executions")
 
 
 @app.callback()

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -22,6 +17,7 @@ from scripts_es.cli.options import (
     output,
     settings,
 )
+from scripts_es.cli.signals import stop_on_signal
 from scripts_es.domain import VersionRetentionPolicy
 from scripts_es.domain.validation import MAX_BIGINT, MAX_DAYS
 
@@ -63,9 +59,9 @@ def run(
         seen[0] += events
         out.show(f"applied {events} events ({seen[0]} so far)")
 
-    with opened(chosen) as module, _stop_on_interrupt() as stop:
+    with opened(chosen) as module, stop_on_signal() as stop:
         if not once:
-            out.show("[dim]Following new events; press Ctrl-C to stop.[/dim]")
+            out.show("[dim]Following new events; Ctrl-C or SIGTERM stops it.[/dim]")
         report = module.run_projections(
             once=once, batch_size=batch_size, stop=stop, progress=batch_done
         )
@@ -182,22 +178,3 @@ def prune_executions(
             older_than_days, keep_last_per_script=keep_last, tenant_id=tenant, dry_run=dry_run
         )
     out.result(summary, lambda: views.prune_summary("Executions", summary))
-
-
-@contextmanager
-def _stop_on_interrupt() -> Iterator[threading.Event]:
-    """The first Ctrl-C asks the runner to stop after its batch; a second one interrupts."""
-    stop = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-
-    def first(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    previous = signal.signal(signal.SIGINT, first)
-    try:
-        yield stop
-    finally:
-        signal.signal(signal.SIGINT, previous)

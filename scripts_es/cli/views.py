@@ -13,6 +13,8 @@ from scripts_es.reports import (
     PruneSummary,
     RebuildReport,
     RunReport,
+    SchedulerReport,
+    SweepReport,
     TableDrift,
     VerifyReport,
 )
@@ -131,3 +133,23 @@ def prune_summary(what: str, summary: PruneSummary) -> RenderableType:
             ("skipped (gone meanwhile)", summary.skipped),
         ],
     )
+
+
+def scheduler_report(report: SchedulerReport, *, once: bool) -> RenderableType:
+    """What a scheduler run fired."""
+    rows: list[tuple[str, Any]] = [
+        ("rounds", report.rounds),
+        ("runs fired", report.fired),
+        ("slots skipped (misfires)", report.skipped_slots),
+        ("could not fire", report.failed),
+    ]
+    title = "Scheduler: fired what was due" if once else "Scheduler stopped"
+    table = key_values(title, rows)
+    if not report.errors:
+        return table
+    return Group(table, *(Text(f"  {error}", style="yellow") for error in report.errors))
+
+
+def sweep_report(report: SweepReport) -> RenderableType:
+    """How many lapsed claims the sweep timed out."""
+    return Text(f"Timed out {report.timed_out} executions whose lease lapsed.")
