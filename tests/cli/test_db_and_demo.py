@@ -11,6 +11,7 @@ SECTIONS = [
     "Scripts of every type",
     "Changes are events",
     "Executions",
+    "Running scripts",
     "Rules that hold",
     "Version history and time travel",
     "Pruning history",
@@ -37,6 +38,8 @@ def test_the_demo_tells_the_whole_story(run: Any, dsn: str) -> None:
     for shown in (
         "cron", "http", "one_off", "embedded",  # every script type
         "completed", "failed", "timeout", "pending -> running -> timeout",
+        "POST /hooks/orders -> orders-webhook", "fired by two schedulers: one execution",
+        "worker-1", "worker-2", "The sweep timed out 1 run", "InvalidTransition",
         "RouteConflict", "ConcurrencyConflict", "InvalidTransition", "InvalidInput",
         "applied once", "get_version(id, 1)", "VersionPruned", "versions 3, 4",
         "NotFound", "released its route",
@@ -56,7 +59,11 @@ def test_the_demo_runs_again_on_the_same_database_and_speaks_json(run: Any, dsn:
     assert outcomes.count("NotFound") == 4
     assert by_title["Version history and time travel"]["current"]["version"] == 4
     assert by_title["Pruning history"]["kept"] == [3, 4]
-    assert by_title["Done"]["live_scripts"] == {"Acme": 5, "Globex": 2}
+    assert by_title["Done"]["live_scripts"] == {"Acme": 6, "Globex": 2}
+    running = by_title["Running scripts"]
+    assert len(set(running["fired"])) == 1 and len(running["claims"]) == 2
+    assert len({claim["execution"] for claim in running["claims"]}) == 2
+    assert len(running["timed_out"]) == 1 and running["late_completion"] == ["InvalidTransition"]
 
 
 def test_the_demo_as_a_subprocess(dsn: str) -> None:

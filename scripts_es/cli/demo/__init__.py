@@ -11,7 +11,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from scripts_es import ScriptsModule
-from scripts_es.cli.demo import history, reads, rules, runs, writes
+from scripts_es.cli.demo import dispatch, history, reads, rules, runs, writes
 from scripts_es.cli.demo.story import Section, Story
 from scripts_es.cli.output import Output, grid
 
@@ -20,6 +20,7 @@ CHAPTERS: list[Chapter] = [
     writes.create,
     writes.change,
     runs.execute,
+    dispatch.run_scripts,
     rules.refuse,
     history.travel,
     history.prune,

@@ -55,6 +55,7 @@ class Story:
     alice: TenantSession
     bob: TenantSession
     gina: TenantSession
+    module: ScriptsModule  # on the story's clock: schedulers and workers
     scripts: dict[str, Script] = field(default_factory=dict)
     runs: dict[str, Execution] = field(default_factory=dict)
 
@@ -73,6 +74,7 @@ class Story:
             alice=timed.tenant(acme, alice),
             bob=timed.tenant(acme, bob),
             gina=timed.tenant(globex, gina),
+            module=timed,
         )
 
     def who(self, user: UUID | None) -> str:
