@@ -59,7 +59,14 @@ EVENTS: dict[type[DomainEvent], st.SearchStrategy[Any]] = {
     ScriptDisabled: st.builds(ScriptDisabled, **base),
     ScriptDeleted: st.builds(ScriptDeleted, **base),
     ExecutionQueued: st.builds(ExecutionQueued, **base, **opened),
-    ExecutionStarted: st.builds(ExecutionStarted, **base, **opened),
+    ExecutionStarted: st.builds(
+        ExecutionStarted,
+        **base,
+        **opened,
+        worker=st.none() | st.text(min_size=1, max_size=20),
+        lease_expires_at=st.none()
+        | st.datetimes(timezones=st.timezones()).filter(lambda d: d.year > 1),
+    ),
     ExecutionCompleted: st.builds(
         ExecutionCompleted,
         **base,
@@ -210,6 +217,7 @@ def test_a_version_1_execution_completed_event_loads_its_milliseconds_as_a_durat
     )
     events = [mapper.to_domain_event(e) for e in (started, completed_v1(61_500))]
     assert events[1].duration == timedelta(seconds=61.5)
+    assert (events[0].worker, events[0].lease_expires_at) == (None, None)  # 0.1.0: no claims
     run = fold_execution(events)
     assert (run.status, run.duration, run.result.error) == (
         "failed",
@@ -217,6 +225,7 @@ def test_a_version_1_execution_completed_event_loads_its_milliseconds_as_a_durat
         "boom",
     )
     assert (run.script_id, run.script_version, run.started_at) == (SCRIPT, 3, AT)
+    assert (run.queued_at, run.worker, run.lease_expires_at) == (AT, None, None)
 
 
 @given(duration_ms=st.integers(0, 10**15))
