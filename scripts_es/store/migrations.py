@@ -19,6 +19,8 @@ from typing import Any
 
 import psycopg
 
+from scripts_es.domain.schedule import next_fire
+from scripts_es.domain.values import CronMetadata
 from scripts_es.errors import SchemaVersionMismatch
 from scripts_es.store.errors import translated
 from scripts_es.store.sql import load, schema_sql
@@ -162,9 +164,31 @@ def upgrade(dsn: str) -> tuple[int | None, int]:
             steps = tuple(m for m in migrations() if m.version > before)
             for step in steps:
                 conn.execute(step.sql().encode())
+                if step.version in DATA_STEPS:
+                    DATA_STEPS[step.version](conn)
             if before == RELEASE_0_1_0:
                 steps = migrations()  # record the baseline too
         for step in steps:
             conn.execute(QUERIES["record_version"], {"version": step.version, "name": step.name})
         conn.commit()
     return before, latest
+
+
+def _schedule_cron_scripts(conn: psycopg.Connection[Any]) -> None:
+    """0004: the enabled cron scripts a database already holds get their schedule, anchored
+    at their last change (the anchor rebuild gives a script with no schedule row)."""
+    conn.execute(QUERIES["as_maintenance"])
+    rows = conn.execute(QUERIES["unscheduled_cron_scripts"]).fetchall()
+    with conn.cursor() as cursor:
+        cursor.executemany(
+            QUERIES["insert_schedule"],
+            [
+                (tenant, script, changed, next_fire(CronMetadata.model_validate(meta), changed))
+                for tenant, script, meta, changed in rows
+            ],
+        )
+    conn.execute(QUERIES["as_owner"])
+
+
+# Python steps that follow a migration's SQL when it upgrades a database holding data.
+DATA_STEPS = {4: _schedule_cron_scripts}

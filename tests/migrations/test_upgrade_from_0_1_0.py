@@ -13,6 +13,7 @@ import sys
 import sysconfig
 import tarfile
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,10 @@ def test_a_0_1_0_database_with_data_upgrades_with_nothing_lost(
             t = module.tenant(UUID(where["tenant_id"]), uuid4())
             assert t.executions.find_by_id(UUID(execution_id)).id == UUID(execution_id)
         assert module.verify_projections().ok
+        # Its enabled cron scripts got a schedule from the upgrade: the scheduler sees them.
+        crons = {s.id for s in live if s.type is ScriptType.CRON and s.is_enabled}
+        due = module.due(datetime.now(UTC) + timedelta(days=400), limit=1000)
+        assert crons and crons <= {d.script_id for d in due}
 
         # New commands work on the upgraded database, with today's guarantees.
         cron = next(s for s in live if s.type is ScriptType.CRON)

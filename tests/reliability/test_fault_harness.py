@@ -20,7 +20,8 @@ def test_every_promise_holds_under_restarts_kills_terminations_and_maintenance()
     summary = run(HarnessConfig(seconds=18, writers=3, tenants=3, slots=6, faults=FAULTS))
     report = orjson.dumps(summary, option=orjson.OPT_INDENT_2, default=str).decode()[:30000]
     assert summary["faults"] == FAULTS, report
-    assert summary["commands"]["acknowledged"] >= 150, report  # the writers did work
+    # The writers did work (a floor, not a speed: a loaded machine acknowledges fewer).
+    assert summary["commands"]["acknowledged"] >= 100, report
     assert set(summary["maintenance"]) == set(MAINTENANCE), report
     assert {key: summary[key] for key in ZEROS} == dict.fromkeys(ZEROS, 0), report
     assert summary["final_verify_exit_code"] == 0, report
