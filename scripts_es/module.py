@@ -25,6 +25,7 @@ from scripts_es.reports import (
 from scripts_es.service import maintenance, pipeline
 from scripts_es.service.repositories import ExecutionRepository, ScriptRepository
 from scripts_es.service.session import Session, check_uuid
+from scripts_es.service.unit_of_work import drive
 from scripts_es.settings import AutoPrune, Clock, Settings
 from scripts_es.store import migrations
 from scripts_es.store.cache import AggregateCache
@@ -67,7 +68,8 @@ class TenantSession:
 
     def handle(self, command: commands.Command) -> Script | Execution | PruneResult:
         """Apply a command; the same `command_id` twice is applied once, same result."""
-        result = pipeline.handle(self.session, command)
+        result: Script | Execution | PruneResult | int
+        result = drive(self.session, pipeline.handle(self.session, command))
         assert not isinstance(result, int)
         return result
 

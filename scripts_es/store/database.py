@@ -190,6 +190,10 @@ class Database:
         with translated(), self._maint.connection() as conn:
             yield conn
 
+    def refresh(self) -> None:
+        """Drop pooled tenant connections that died with an outage (before a retry)."""
+        self._app.check()
+
     def retrying(self, work: Callable[[int], T]) -> T:
         """Run `work(attempt)` again after a transient failure; `work` must be safe to repeat."""
         for attempt in range(self.retries + 1):
