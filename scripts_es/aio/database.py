@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import psycopg
@@ -32,6 +32,7 @@ from scripts_es.store.database import (
 from scripts_es.store.errors import translated
 
 AsyncConn = psycopg.AsyncConnection[Any]
+T = TypeVar("T")
 
 
 def _configure_for(role: str, *, autocommit: bool) -> Callable[[AsyncConn], Awaitable[None]]:
@@ -92,22 +93,29 @@ class AsyncDatabase:
         """Drop pooled tenant connections that died with an outage (before a retry)."""
         await self._app.check()
 
-    @asynccontextmanager
-    async def tenant(self, tenant_id: UUID) -> AsyncIterator[AsyncConn]:
-        """One pipelined transaction that sees only `tenant_id`'s rows."""
+    async def in_tenant(self, tenant_id: UUID, work: Callable[[AsyncConn], Awaitable[T]]) -> T:
+        """`work(conn)` in one pipelined transaction that sees only `tenant_id`'s rows.
+
+        The twin of `Database.tenant`, as a coroutine rather than a context manager: an
+        asyncio context manager costs several awaits of its own on every command.
+        """
         with translated():
-            async with self._app.connection() as conn:
+            conn = await self._app.getconn()
+            try:
                 try:
                     async with conn.pipeline():
                         await conn.execute(BEGIN)
                         await conn.execute(
                             QUERIES["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True
                         )
-                        yield conn
+                        done = await work(conn)
                         await conn.execute(COMMIT)
+                    return done
                 finally:
                     if conn.info.transaction_status != TransactionStatus.IDLE:
                         await conn.rollback()
+            finally:
+                await self._app.putconn(conn)
 
     async def fetch(self, tenant_id: UUID, query: str, params: Any) -> list[Any]:
         """One statement for `tenant_id` in one round trip (the pipeline's implicit transaction)."""

@@ -56,5 +56,5 @@ async def _answer(session: AsyncSession, request: OuterRequest) -> Any:
             await session.db.refresh()
         await asyncio.sleep(request.seconds)
         return None
-    async with session.db.tenant(session.tenant_id) as conn:
-        return await run_sql(conn, request.steps())
+    steps = request.steps()
+    return await session.db.in_tenant(session.tenant_id, lambda conn: run_sql(conn, steps))
