@@ -25,7 +25,7 @@ from scripts_es.reports import (
 from scripts_es.service import maintenance, pipeline
 from scripts_es.service.repositories import ExecutionRepository, ScriptRepository
 from scripts_es.service.session import Session, check_uuid
-from scripts_es.service.unit_of_work import drive
+from scripts_es.service.unit_of_work import drive, operate
 from scripts_es.settings import AutoPrune, Clock, Settings
 from scripts_es.store import migrations
 from scripts_es.store.cache import AggregateCache
@@ -212,9 +212,14 @@ class ScriptsModule:
         progress: Callable[[int, int], None] | None = None,
     ) -> PruneSummary:
         """Prune the history of every script (of one tenant, or all) under `policy`."""
-        return maintenance.prune_all_scripts(
-            self.db, self._session, policy, tenant_id=tenant_id, dry_run=dry_run, progress=progress
+        summary: PruneSummary = operate(
+            self.db,
+            self._session,
+            maintenance.prune_all_scripts(
+                policy, tenant_id=tenant_id, dry_run=dry_run, progress=progress
+            ),
         )
+        return summary
 
     def prune_executions(
         self,
@@ -225,14 +230,17 @@ class ScriptsModule:
         dry_run: bool = False,
     ) -> PruneSummary:
         """Remove terminal executions older than `older_than_days` across tenants (or one)."""
-        return maintenance.prune_all_executions(
+        summary: PruneSummary = operate(
             self.db,
             self._session,
-            older_than_days,
-            keep_last_per_script=keep_last_per_script,
-            tenant_id=tenant_id,
-            dry_run=dry_run,
+            maintenance.prune_all_executions(
+                older_than_days,
+                keep_last_per_script=keep_last_per_script,
+                tenant_id=tenant_id,
+                dry_run=dry_run,
+            ),
         )
+        return summary
 
     def close(self) -> None:
         self.db.close()

@@ -3,17 +3,30 @@
 It answers the same steps (`service/steps.py`) the same way: a `Transaction` in one
 pipelined tenant transaction, a lone `Fetch` in one round trip, a `Pause` by sleeping; an
 error of ours raised meanwhile is thrown back into the steps, which decide what it means.
+`operate` does the same for operator steps (maintenance transactions, other tenants' work).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
-from scripts_es.aio.database import AsyncConn
+from scripts_es.aio.database import AsyncConn, AsyncDatabase
 from scripts_es.aio.session import AsyncSession
 from scripts_es.errors import ScriptsError
-from scripts_es.service.steps import Fetch, Outer, OuterRequest, Pause, SqlSteps
+from scripts_es.service.steps import (
+    Fetch,
+    Maintenance,
+    Operator,
+    Outer,
+    OuterRequest,
+    Pause,
+    SqlSteps,
+)
+
+SessionFor = Callable[[UUID, UUID], AsyncSession]  # (tenant_id, user_id) -> a tenant session
 
 
 async def run_sql(conn: AsyncConn, steps: SqlSteps) -> Any:
@@ -58,3 +71,28 @@ async def _answer(session: AsyncSession, request: OuterRequest) -> Any:
         return None
     steps = request.steps()
     return await session.db.in_tenant(session.tenant_id, lambda conn: run_sql(conn, steps))
+
+
+async def operate(db: AsyncDatabase, session_for: SessionFor, steps: Operator) -> Any:
+    """Run operator steps to their end: maintenance transactions, work in tenant sessions
+    (one session per tenant and user for the whole run)."""
+    sessions: dict[tuple[UUID, UUID], AsyncSession] = {}
+    answer: Any = None
+    error: ScriptsError | None = None
+    while True:
+        try:
+            request = steps.send(answer) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        answer = error = None
+        try:
+            if isinstance(request, Maintenance):
+                async with db.maintenance() as conn:
+                    answer = await run_sql(conn, request.steps())
+            else:
+                key = (request.tenant_id, request.user_id)
+                if key not in sessions:
+                    sessions[key] = session_for(*key)
+                answer = await drive(sessions[key], request.operation(sessions[key]))
+        except ScriptsError as failed:
+            error = failed

@@ -17,12 +17,13 @@ from uuid import UUID
 
 from scripts_es import commands
 from scripts_es.aio.database import AsyncDatabase
-from scripts_es.aio.driver import drive
+from scripts_es.aio.driver import drive, operate
 from scripts_es.aio.repositories import AsyncExecutionRepository, AsyncScriptRepository
 from scripts_es.aio.session import AsyncSession
 from scripts_es.config import resolve_dsn
-from scripts_es.domain import Execution, PruneResult, Script
-from scripts_es.service import pipeline
+from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
+from scripts_es.reports import PruneSummary
+from scripts_es.service import maintenance, pipeline
 from scripts_es.service.session import check_uuid
 from scripts_es.settings import AutoPrune, Clock, Settings
 from scripts_es.store.cache import AggregateCache
@@ -153,6 +154,47 @@ class AsyncScriptsModule:
             tenant_id=check_uuid("tenant_id", tenant_id),
             user_id=check_uuid("user_id", user_id),
         )
+
+    # -- maintenance (operators) ----------------------------------------------------------------
+
+    async def prune_scripts(
+        self,
+        policy: VersionRetentionPolicy,
+        *,
+        tenant_id: UUID | None = None,
+        dry_run: bool = False,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> PruneSummary:
+        """Prune the history of every script (of one tenant, or all) under `policy`."""
+        summary: PruneSummary = await operate(
+            self.db,
+            self._session,
+            maintenance.prune_all_scripts(
+                policy, tenant_id=tenant_id, dry_run=dry_run, progress=progress
+            ),
+        )
+        return summary
+
+    async def prune_executions(
+        self,
+        older_than_days: int,
+        *,
+        keep_last_per_script: int = 0,
+        tenant_id: UUID | None = None,
+        dry_run: bool = False,
+    ) -> PruneSummary:
+        """Remove terminal executions older than `older_than_days` across tenants (or one)."""
+        summary: PruneSummary = await operate(
+            self.db,
+            self._session,
+            maintenance.prune_all_executions(
+                older_than_days,
+                keep_last_per_script=keep_last_per_script,
+                tenant_id=tenant_id,
+                dry_run=dry_run,
+            ),
+        )
+        return summary
 
     def with_clock(self, clock: Clock) -> AsyncScriptsModule:
         """The same module (same pools) with another clock; tests use it to travel in time."""

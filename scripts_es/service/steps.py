@@ -12,7 +12,9 @@ Two levels of steps, each answered by a driver (`service/unit_of_work.py` blocki
 - around transactions (`Outer`): `Transaction` (run these steps in one tenant transaction,
   answer their return value or throw their error back), `Fetch` alone (one statement in its
   own round trip) and `Pause` (wait before a retry). The pipeline's retries, in-doubt check
-  and after-commit effects (`service/pipeline.py`) are written once at this level.
+  and after-commit effects (`service/pipeline.py`) are written once at this level;
+- across tenants (`Operator`, `service/maintenance.py`): `Maintenance` (SQL steps in one
+  maintenance transaction) and `InTenant` (outer steps in another tenant's session).
 """
 
 from __future__ import annotations
@@ -114,6 +116,26 @@ class Pause:
 
 OuterRequest = Transaction | Fetch | Pause
 Outer = Generator[OuterRequest, Any, Any]
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Run the SQL steps `steps()` makes in one maintenance transaction (every tenant)."""
+
+    steps: Callable[[], SqlSteps]
+
+
+@dataclass(frozen=True)
+class InTenant:
+    """Run `operation(session)` in a session of `tenant_id` acting as `user_id`; answer its
+    result, or throw its error back (operator work across tenants)."""
+
+    tenant_id: UUID
+    user_id: UUID
+    operation: Callable[[Any], Outer]
+
+
+Operator = Generator[Maintenance | InTenant, Any, Any]
 
 
 @dataclass(frozen=True)

@@ -1,22 +1,36 @@
-"""The blocking driver: runs the steps of `pipeline.py`, `operations.py` and `transaction.py`
-on the sync pool. It decides nothing; it only runs SQL (scripts_es/aio/driver.py is its
-asyncio twin, line for line).
+"""The blocking driver: runs the steps of `pipeline.py`, `operations.py`, `transaction.py`
+and `maintenance.py` on the sync pools. It decides nothing; it only runs SQL
+(scripts_es/aio/driver.py is its asyncio twin, line for line).
 
 `drive` answers the outer steps: a `Transaction` in one pipelined tenant transaction (a
 `UnitOfWork`), a lone `Fetch` in one round trip, a `Pause` by sleeping; an error of ours
-raised meanwhile is thrown back into the steps, which decide what it means.
+raised meanwhile is thrown back into the steps, which decide what it means. `operate` does
+the same for operator steps (maintenance transactions, work in other tenants' sessions).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
+from uuid import UUID
 
 from scripts_es.errors import ScriptsError
 from scripts_es.service import transaction
 from scripts_es.service.session import Session
-from scripts_es.service.steps import Decision, Fetch, Outer, OuterRequest, Pause, SqlSteps
-from scripts_es.store.database import Conn
+from scripts_es.service.steps import (
+    Decision,
+    Fetch,
+    Maintenance,
+    Operator,
+    Outer,
+    OuterRequest,
+    Pause,
+    SqlSteps,
+)
+from scripts_es.store.database import Conn, Database
+
+SessionFor = Callable[[UUID, UUID], Session]  # (tenant_id, user_id) -> a tenant session
 
 
 class UnitOfWork:
@@ -28,23 +42,27 @@ class UnitOfWork:
 
     def drive(self, steps: SqlSteps) -> Any:
         """Run a generator of SQL steps to its end, answering each; its return value."""
-        conn = self.conn
-        answer: Any = None
-        try:
-            while True:
-                request = steps.send(answer)
-                if isinstance(request, Fetch):
-                    cursor = conn.execute(request.query, request.params, prepare=request.prepare)
-                    answer = cursor.fetchall()
-                else:
-                    conn.execute(request.query, request.params, prepare=True)
-                    answer = None
-        except StopIteration as done:
-            return done.value
+        return run_sql(self.conn, steps)
 
     def write(self, decision: Decision) -> None:
         """Run everything the decision writes, in this transaction (no command log)."""
         self.drive(transaction.write(self.session, decision, transaction.Attempt()))
+
+
+def run_sql(conn: Conn, steps: SqlSteps) -> Any:
+    """Run a generator of SQL steps to its end inside `conn`'s open transaction."""
+    answer: Any = None
+    try:
+        while True:
+            request = steps.send(answer)
+            if isinstance(request, Fetch):
+                cursor = conn.execute(request.query, request.params, prepare=request.prepare)
+                answer = cursor.fetchall()
+            else:
+                conn.execute(request.query, request.params, prepare=True)
+                answer = None
+    except StopIteration as done:
+        return done.value
 
 
 def drive(session: Session, steps: Outer) -> Any:
@@ -73,3 +91,28 @@ def _answer(session: Session, request: OuterRequest) -> Any:
         return None
     with session.transaction() as conn:
         return UnitOfWork(session, conn).drive(request.steps())
+
+
+def operate(db: Database, session_for: SessionFor, steps: Operator) -> Any:
+    """Run operator steps to their end: maintenance transactions, work in tenant sessions
+    (one session per tenant and user for the whole run)."""
+    sessions: dict[tuple[UUID, UUID], Session] = {}
+    answer: Any = None
+    error: ScriptsError | None = None
+    while True:
+        try:
+            request = steps.send(answer) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        answer = error = None
+        try:
+            if isinstance(request, Maintenance):
+                with db.maintenance() as conn:
+                    answer = run_sql(conn, request.steps())
+            else:
+                key = (request.tenant_id, request.user_id)
+                if key not in sessions:
+                    sessions[key] = session_for(*key)
+                answer = drive(sessions[key], request.operation(sessions[key]))
+        except ScriptsError as failed:
+            error = failed
