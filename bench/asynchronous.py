@@ -10,6 +10,7 @@ figure is the median of the per-round ratios.
 from __future__ import annotations
 
 import asyncio
+import resource
 import statistics
 import threading
 import time
@@ -22,6 +23,12 @@ from scripts_es import AsyncScriptsModule, AsyncTenantSession, ScriptsModule
 from scripts_es import commands as c
 
 WRITERS = 8
+
+
+def _cpu() -> float:
+    """CPU seconds of this process so far (every thread), user and system."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 class AsyncCommandWriter:
@@ -88,6 +95,7 @@ async def _tasks(writers: list[AsyncCommandWriter], ops: int) -> float:
 async def _measure(dsn: str, *, rounds: int, ops: int, warmup: int) -> dict[str, Any]:
     tenant_id, user_id = uuid.uuid4(), uuid.uuid4()
     rates: dict[str, list[float]] = {"async": [], "sync": []}
+    cpu = {"async": 0.0, "sync": 0.0}  # client CPU seconds spent in the measured rounds
     with ScriptsModule.open(dsn, install=False) as blocking:
         async with AsyncScriptsModule.open(dsn, install=False) as asynchronous:
             threads = [CommandWriter(blocking, tenant_id, user_id) for _ in range(WRITERS)]
@@ -100,11 +108,14 @@ async def _measure(dsn: str, *, rounds: int, ops: int, warmup: int) -> dict[str,
                 # The blocking side's threads never touch the loop, so it may block here.
                 order = ("sync", "async") if r % 2 == 0 else ("async", "sync")
                 for side in order:
+                    before = _cpu()
                     if side == "sync":
                         rates["sync"].append(_threads(threads, ops))
                     else:
                         rates["async"].append(await _tasks(tasks, ops))
+                    cpu[side] += _cpu() - before
     paired = [a / s for a, s in zip(rates["async"], rates["sync"], strict=True)]
+    commands = rounds * ops * WRITERS
     median = {side: statistics.median(values) for side, values in rates.items()}
     return {
         "async_command_throughput_ratio": round(statistics.median(paired), 4),
@@ -113,6 +124,9 @@ async def _measure(dsn: str, *, rounds: int, ops: int, warmup: int) -> dict[str,
             "async_8_tasks_cmd_per_s": round(median["async"], 1),
             "sync_8_threads_cmd_per_s": round(median["sync"], 1),
             "ratio_of_medians": ratio(median["async"], median["sync"]),
+            # Client CPU per command: what the figure comes to when the cores are not shared.
+            "async_client_cpu_us_per_cmd": round(cpu["async"] / commands * 1e6, 1),
+            "sync_client_cpu_us_per_cmd": round(cpu["sync"] / commands * 1e6, 1),
             "rounds": rounds,
             "ops_per_writer_per_round": ops,
             "rates_per_round": {k: [round(x, 1) for x in v] for k, v in rates.items()},

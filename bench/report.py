@@ -46,7 +46,9 @@ def _detail(name: str, r: dict[str, Any]) -> str:
         "async_command_throughput_ratio": lambda: (
             f"{g('async_command_throughput', 'async_8_tasks_cmd_per_s')} cmd/s (8 tasks, one "
             f"loop) vs {g('async_command_throughput', 'sync_8_threads_cmd_per_s')} cmd/s "
-            "(8 threads)"
+            f"(8 threads); client CPU/cmd "
+            f"{g('async_command_throughput', 'async_client_cpu_us_per_cmd')} vs "
+            f"{g('async_command_throughput', 'sync_client_cpu_us_per_cmd')} µs"
         ),
         "concurrent_scaling": lambda: (
             f"{g('concurrent', 'scripts_es_1_writer_cmd_per_s')} → "
