@@ -146,3 +146,31 @@ def test_reads_wait_for_the_runner_without_inline_projection(loop: Loop, dsn: st
     events, names = loop.run(scene())
     assert events >= 1
     assert names == ["late"]
+
+
+def test_tasks_cancelled_mid_command_leave_the_module_and_the_stream_sound(
+    loop: Loop, dsn: str
+) -> None:
+    """A host cancels requests (a client went away): each cancelled command either committed
+    whole or not at all (like a lost connection), and the pool recovers its connections."""
+
+    async def scene() -> tuple[Script, int]:
+        async with AsyncScriptsModule.open(dsn, install=False, pool_size=2) as module:
+            t = module.tenant(uuid.uuid4(), uuid.uuid4())
+            script = await t.handle(create_command())
+            for n in range(30):
+                change = c.UpdateScriptContent(script_id=script.id, content=f"{n}")
+                task = asyncio.ensure_future(t.handle(change))
+                for _ in range(n % 6):  # cancel at a different point of the command each time
+                    await asyncio.sleep(0)
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            last = await t.handle(c.UpdateScriptContent(script_id=script.id, content="last"))
+            history = await t.scripts.get_version_history(script.id)
+            assert [h.version for h in history] == list(range(1, last.version + 1))
+            assert [s.version for s in await t.scripts.find()] == [last.version]
+            return last, len(history)
+
+    last, versions = loop.run(scene())
+    assert last.content == "last" and versions == last.version
+    assert stream_versions(dsn, last.id) == list(range(1, last.version + 1))

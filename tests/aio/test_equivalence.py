@@ -35,6 +35,7 @@ SCRIPTS, EXECUTIONS, COMMAND_IDS = 3, 3, 2
 # Columns the database fills from its own state (positions, identities, now()): not compared.
 VOLATILE = {"txid", "notification_id", "recorded_at", "removed_at"}
 OTHER_ROUTE = {"path": "/hooks/other", "method": "GET"}
+ROUTES = [("post", METADATA[ScriptType.HTTP]["path"]), ("get", OTHER_ROUTE["path"])]
 
 Op = tuple[Any, ...]
 slot = st.integers(0, SCRIPTS - 1)
@@ -139,6 +140,11 @@ def sync_side(module: ScriptsModule, ids: Ids, cmds: list[c.Command]) -> list[An
         clock.advance(timedelta(seconds=1))
     seen.append(("count", t.scripts.count()))
     seen.append(("find", [s.model_dump(mode="json") for s in t.scripts.find()]))
+    for method, path in ROUTES:
+        try:
+            seen.append(outcome(t.scripts.find_by_route(method, path)))
+        except ScriptsError as error:
+            seen.append(failure(error))
     for script_id in ids.scripts:
         try:
             history = t.scripts.get_version_history(script_id)
@@ -164,6 +170,11 @@ async def async_side(module: AsyncScriptsModule, ids: Ids, cmds: list[c.Command]
         clock.advance(timedelta(seconds=1))
     seen.append(("count", await t.scripts.count()))
     seen.append(("find", [s.model_dump(mode="json") for s in await t.scripts.find()]))
+    for method, path in ROUTES:
+        try:
+            seen.append(outcome(await t.scripts.find_by_route(method, path)))
+        except ScriptsError as error:
+            seen.append(failure(error))
     for script_id in ids.scripts:
         try:
             history = await t.scripts.get_version_history(script_id)
