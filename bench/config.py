@@ -11,6 +11,8 @@ class Scale:
     write_rounds: int  # single writer: interleaved rounds of each variant
     write_ops: int  # operations per round
     write_warmup: int
+    async_rounds: int  # async vs threads: interleaved rounds of each side
+    async_ops: int  # commands per writer (8 of them) per round
     conc_rounds: int  # concurrent: each round runs 1 and 4 writers, scripts-es and raw
     conc_seconds: float
     conc_warmup: int
@@ -27,6 +29,8 @@ FULL = Scale(
     write_rounds=5,
     write_ops=400,
     write_warmup=50,
+    async_rounds=6,
+    async_ops=100,
     conc_rounds=6,
     conc_seconds=4.0,
     conc_warmup=30,
@@ -43,6 +47,8 @@ QUICK = Scale(
     write_rounds=3,
     write_ops=150,
     write_warmup=30,
+    async_rounds=4,
+    async_ops=40,
     conc_rounds=2,
     conc_seconds=2.5,
     conc_warmup=20,

@@ -12,6 +12,7 @@ from rich.table import Table
 # figure -> (comparison, target, unit); None: a raw figure without a target.
 TARGETS: dict[str, tuple[str, float] | None] = {
     "command_throughput_ratio": (">=", 0.5),
+    "async_command_throughput_ratio": (">=", 1.0),
     "concurrent_scaling": (">=", 1.5),
     "load_flatness": ("<=", 2.0),
     "load_flatness_populated": ("<=", 2.0),
@@ -41,6 +42,13 @@ def _detail(name: str, r: dict[str, Any]) -> str:
             f"{g('command_throughput', 'raw_insert_tx_per_s')} tx/s; cache off "
             f"{g('command_throughput', 'ratio_cache_off')}, inline off "
             f"{g('command_throughput', 'ratio_inline_off')}"
+        ),
+        "async_command_throughput_ratio": lambda: (
+            f"{g('async_command_throughput', 'async_8_tasks_cmd_per_s')} cmd/s (8 tasks, one "
+            f"loop) vs {g('async_command_throughput', 'sync_8_threads_cmd_per_s')} cmd/s "
+            f"(8 threads); client CPU/cmd "
+            f"{g('async_command_throughput', 'async_client_cpu_us_per_cmd')} vs "
+            f"{g('async_command_throughput', 'sync_client_cpu_us_per_cmd')} µs"
         ),
         "concurrent_scaling": lambda: (
             f"{g('concurrent', 'scripts_es_1_writer_cmd_per_s')} → "

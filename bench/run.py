@@ -8,14 +8,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import concurrent, find, load, prune, rebuild, seed, writes
+from bench import asynchronous, concurrent, find, load, prune, rebuild, seed, writes
 from bench.config import Scale
 from bench.server import dedicated_database
 from bench.timing import ratio
 from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
-PHASES = ("writes", "concurrent", "load", "read", "prune")
+PHASES = ("writes", "async", "concurrent", "load", "read", "prune")
 
 
 @dataclass
@@ -32,6 +32,15 @@ def _writes(r: Run) -> None:
     s = r.s
     r.results.update(
         writes.measure(r.dsn, rounds=s.write_rounds, ops=s.write_ops, warmup=s.write_warmup)
+    )
+
+
+def _async(r: Run) -> None:
+    s = r.s
+    r.results.update(
+        asynchronous.measure(
+            r.dsn, rounds=s.async_rounds, ops=s.async_ops, warmup=s.write_warmup // 10 + 1
+        )
     )
 
 
@@ -119,7 +128,8 @@ def _prune(r: Run) -> None:
     )
 
 
-STEPS = {"writes": _writes, "concurrent": _concurrent, "load": _load, "read": _read}
+STEPS = {"writes": _writes, "async": _async, "concurrent": _concurrent, "load": _load}
+STEPS["read"] = _read
 STEPS["prune"] = _prune
 
 

@@ -11,10 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from scripts_es.aio.module import AsyncScriptsModule, AsyncTenantSession
     from scripts_es.module import ScriptsModule, TenantSession
     from scripts_es.settings import AutoPrune, Settings
 
-__all__ = ["AutoPrune", "ScriptsModule", "Settings", "TenantSession"]
+__all__ = [
+    "AsyncScriptsModule",
+    "AsyncTenantSession",
+    "AutoPrune",
+    "ScriptsModule",
+    "Settings",
+    "TenantSession",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +30,10 @@ def __getattr__(name: str) -> Any:
         from scripts_es import module
 
         return getattr(module, name)
+    if name in {"AsyncScriptsModule", "AsyncTenantSession"}:
+        from scripts_es.aio import module as aio_module
+
+        return getattr(aio_module, name)
     if name in {"AutoPrune", "Settings"}:
         from scripts_es import settings
 

@@ -29,6 +29,7 @@ from scripts_es.reports import (
 from scripts_es.service import maintenance, pipeline, scheduler, workers
 from scripts_es.service.repositories import ExecutionRepository, ScriptRepository
 from scripts_es.service.session import Session, check_uuid
+from scripts_es.service.unit_of_work import drive, operate
 from scripts_es.settings import AutoPrune, Clock, Settings
 from scripts_es.store import migrations
 from scripts_es.store.cache import AggregateCache
@@ -71,7 +72,8 @@ class TenantSession:
 
     def handle(self, command: commands.Command) -> Script | Execution | PruneResult:
         """Apply a command; the same `command_id` twice is applied once, same result."""
-        result = pipeline.handle(self.session, command)
+        result: Script | Execution | PruneResult | int
+        result = drive(self.session, pipeline.handle(self.session, command))
         assert not isinstance(result, int)
         return result
 
@@ -199,8 +201,15 @@ class ScriptsModule:
                 return self.due(self.clock(), limit)
             return tenant.scripts.due(self.clock(), limit)
 
+        sessions: dict[UUID, TenantSession] = {}
+
+        def fire(tenant_id: UUID, command: commands.FireScheduledRun) -> Execution:
+            if tenant_id not in sessions:
+                sessions[tenant_id] = self.tenant(tenant_id, scheduler.SCHEDULER)
+            return sessions[tenant_id].handle(command)
+
         return scheduler.run(
-            list_due, self._session, once=once, interval=interval, stop=stop, progress=progress
+            list_due, fire, once=once, interval=interval, stop=stop, progress=progress
         )
 
     def sweep(self, *, limit: int = workers.MAX_BATCH) -> list[Execution]:
@@ -261,9 +270,14 @@ class ScriptsModule:
         progress: Callable[[int, int], None] | None = None,
     ) -> PruneSummary:
         """Prune the history of every script (of one tenant, or all) under `policy`."""
-        return maintenance.prune_all_scripts(
-            self.db, self._session, policy, tenant_id=tenant_id, dry_run=dry_run, progress=progress
+        summary: PruneSummary = operate(
+            self.db,
+            self._session,
+            maintenance.prune_all_scripts(
+                policy, tenant_id=tenant_id, dry_run=dry_run, progress=progress
+            ),
         )
+        return summary
 
     def prune_executions(
         self,
@@ -274,14 +288,17 @@ class ScriptsModule:
         dry_run: bool = False,
     ) -> PruneSummary:
         """Remove terminal executions older than `older_than_days` across tenants (or one)."""
-        return maintenance.prune_all_executions(
+        summary: PruneSummary = operate(
             self.db,
             self._session,
-            older_than_days,
-            keep_last_per_script=keep_last_per_script,
-            tenant_id=tenant_id,
-            dry_run=dry_run,
+            maintenance.prune_all_executions(
+                older_than_days,
+                keep_last_per_script=keep_last_per_script,
+                tenant_id=tenant_id,
+                dry_run=dry_run,
+            ),
         )
+        return summary
 
     def close(self) -> None:
         self.db.close()

@@ -1,32 +1,39 @@
-"""Operator work across tenants (the CLI's prunes): list with the maintenance role, then act in
-each tenant's own session, one transaction per script or tenant."""
+"""Operator work across tenants (the CLI's prunes), as operator steps (`steps.Operator`): list
+with the maintenance role, then act in each tenant's own session, one transaction per script
+or tenant. A driver runs them (`unit_of_work.operate`, `aio.driver.operate`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from scripts_es.domain import VersionRetentionPolicy
 from scripts_es.domain import validation as v
 from scripts_es.errors import NotFound
 from scripts_es.reports import PruneSummary
-from scripts_es.service import repositories, retention
+from scripts_es.service import operations, retention
 from scripts_es.service.retention import OPERATOR, QUERIES
-from scripts_es.service.session import Session
-from scripts_es.store.database import Database
+from scripts_es.service.session import Scope
+from scripts_es.service.steps import Fetch, InTenant, Maintenance, Operator, Outer, SqlSteps
 
-SessionFor = Callable[[UUID, UUID], Session]  # (tenant_id, user_id) -> a tenant session
+
+def listed(query: str, params: dict[str, Any]) -> Callable[[], SqlSteps]:
+    """The rows of one maintenance query."""
+
+    def steps() -> SqlSteps:
+        return (yield Fetch(query, params))
+
+    return steps
 
 
 def prune_all_scripts(
-    db: Database,
-    session_for: SessionFor,
     policy: VersionRetentionPolicy,
     *,
     tenant_id: UUID | None = None,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
-) -> PruneSummary:
+) -> Operator:
     """Operator prune across tenants: each script in its own tenant transaction.
 
     The targets are listed first, then pruned one by one: a script deleted (or gone with its
@@ -34,16 +41,15 @@ def prune_all_scripts(
     """
     retention.check_policy(policy)
     v.tenant_filter(tenant_id)
-    with db.maintenance() as conn:
-        targets = conn.execute(QUERIES["tenants_with_scripts"], {"tenant_id": tenant_id}).fetchall()
+    targets = yield Maintenance(listed(QUERIES["tenants_with_scripts"], {"tenant_id": tenant_id}))
     touched = removed = freed = skipped = 0
-    sessions: dict[UUID, Session] = {}
     for done, (tenant, script_id) in enumerate(targets, start=1):
-        if tenant not in sessions:
-            sessions[tenant] = session_for(tenant, OPERATOR)
-        session = sessions[tenant]
+
+        def prune(scope: Scope, script_id: UUID = script_id) -> Outer:
+            return operations.prune_script(scope, script_id, policy, dry_run=dry_run)
+
         try:
-            pruned = repositories.prune_script(session, script_id, policy, dry_run=dry_run)
+            pruned: retention.Pruned = yield InTenant(tenant, OPERATOR, prune)
         except NotFound:  # deleted since it was listed
             skipped += 1
         else:
@@ -57,14 +63,12 @@ def prune_all_scripts(
 
 
 def prune_all_executions(
-    db: Database,
-    session_for: SessionFor,
     older_than_days: int,
     *,
     keep_last_per_script: int = 0,
     tenant_id: UUID | None = None,
     dry_run: bool = False,
-) -> PruneSummary:
+) -> Operator:
     """Operator prune of old terminal executions across tenants (one transaction per tenant).
 
     Each tenant's doomed executions are selected inside its own transaction, so a tenant whose
@@ -72,17 +76,17 @@ def prune_all_executions(
     """
     retention.check_execution_retention(older_than_days, keep_last_per_script)
     v.tenant_filter(tenant_id)
-    with db.maintenance() as conn:
-        listed = conn.execute(QUERIES["tenants_with_executions"], {"tenant_id": tenant_id})
-        tenants = [row[0] for row in listed]
+    query = QUERIES["tenants_with_executions"]
+    tenants = [row[0] for row in (yield Maintenance(listed(query, {"tenant_id": tenant_id})))]
+
+    def prune(scope: Scope) -> Outer:
+        return operations.prune_executions(
+            scope, older_than_days, keep_last_per_script, dry_run=dry_run
+        )
+
     removed = freed = 0
     for tenant in tenants:
-        pruned = repositories.prune_executions(
-            session_for(tenant, OPERATOR),
-            older_than_days,
-            keep_last_per_script,
-            dry_run=dry_run,
-        )
+        pruned: retention.Pruned = yield InTenant(tenant, OPERATOR, prune)
         removed += pruned.count
         freed += pruned.bytes_freed
     return PruneSummary(dry_run, 0, 0, removed, freed)

@@ -3,12 +3,16 @@
 `handle` runs a command's handler; `save` stores an aggregate a caller changed itself (the
 repositories' create/update); both go through `run`, the one retry and in-doubt helper, and
 `conflict_for`, the one place that turns a collision into the error a caller can act on.
+
+Everything here is written once as outer steps (`steps.Outer`): it yields `Transaction`s
+(`transaction.py`'s SQL steps) and `Pause`s, and a driver (blocking or asyncio) runs them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from scripts_es import commands
@@ -20,12 +24,21 @@ from scripts_es.errors import (
     InvalidInput,
     RouteConflict,
     ScriptsError,
+    StorageUnavailable,
 )
-from scripts_es.service import retention
+from scripts_es.service import retention, transaction
 from scripts_es.service.handlers import HANDLERS
-from scripts_es.service.session import Session
-from scripts_es.service.steps import Context, Decision, Result, Steps
-from scripts_es.service.unit_of_work import UnitOfWork
+from scripts_es.service.session import Scope
+from scripts_es.service.steps import (
+    Context,
+    Decision,
+    Fetch,
+    Outer,
+    Pause,
+    SqlSteps,
+    Steps,
+    Transaction,
+)
 from scripts_es.store.errors import ROUTES_KEY, DuplicateKey, StreamMoved
 
 log = logging.getLogger("scripts_es")
@@ -40,7 +53,7 @@ class _StaleCache(Exception):
         self.stream_ids = stream_ids
 
 
-def handle(session: Session, command: commands.Command) -> Result:
+def handle(scope: Scope, command: commands.Command) -> Outer:
     """Apply a command; the same `command_id` twice is applied once, with the same result."""
     if not isinstance(command, commands.Command):
         raise InvalidInput("command", f"not a command: {type(command).__name__}")
@@ -51,74 +64,107 @@ def handle(session: Session, command: commands.Command) -> Result:
     # failure, and running it again is always safe.
     retried = not isinstance(command, commands.PruneScriptHistory)
     try:
-        return run(session, lambda ctx: handler(command, ctx), command, retried=retried)
+        return (yield from run(scope, lambda ctx: handler(command, ctx), command, retried=retried))
     except _StaleCache as stale:
         for stream_id in stale.stream_ids:
-            session.cache.evict(session.tenant_id, stream_id)
-        return run(
-            session, lambda ctx: handler(command, ctx), command, retried=retried, use_cache=False
+            scope.cache.evict(scope.tenant_id, stream_id)
+        return (
+            yield from run(
+                scope, lambda ctx: handler(command, ctx), command, retried=retried, use_cache=False
+            )
         )
 
 
-def save(session: Session, decide: Decide, *, retried: bool = True) -> Result:
+def save(scope: Scope, decide: Decide, *, retried: bool = True) -> Outer:
     """Store what `decide` returns (a caller's own aggregate: its conflicts are the caller's)."""
-    return run(session, decide, None, retried=retried, use_cache=False)
+    return run(scope, decide, None, retried=retried, use_cache=False)
 
 
 def run(
-    session: Session,
+    scope: Scope,
     decide: Decide,
     command: commands.Command | None,
     *,
     retried: bool = True,
     use_cache: bool = True,
-) -> Result:
+) -> Outer:
     """Decide and write in one tenant transaction, retried after a transient failure
     (unless not `retried`).
 
     After a failure in doubt (the COMMIT's answer was lost) the next attempt first checks
     whether the previous one committed, and then answers its result instead of writing again.
     """
-    recorded = command is not None and command.command_id is not None
-    decided: list[Decision] = []
+    recorded = command if command is not None and command.command_id is not None else None
+    attempts: list[transaction.Attempt] = []
 
-    def attempt(number: int) -> Result:
-        if number and decided:
-            with session.transaction() as conn:
-                if UnitOfWork(session, conn).committed(decided[-1]):
-                    return _after_commit(session, decided[-1])
-        decided.clear()
-        session.positions.discard()
-        used_cache: list[UUID] = []
+    def attempt(number: int) -> Outer:
+        previous = attempts[-1].decision if number and attempts else None
+        if previous is not None and (yield Transaction(_committed(scope, previous))):
+            return (yield from _after_commit(scope, attempts[-1]))
+        tried = transaction.Attempt()
+        attempts[:] = [tried]
         try:
-            with session.transaction() as conn:
-                uow = UnitOfWork(session, conn)
-                if recorded and (replay := uow.replay(command)) is not None:  # type: ignore[arg-type]
-                    return replay
-                try:
-                    decision: Decision = uow.drive(decide(session.context(use_cache=use_cache)))
-                finally:
-                    used_cache = list(uow.cached)
-                decided.append(decision)
-                uow.write(decision)
-                if recorded:
-                    uow.record(command, decision.result)  # type: ignore[arg-type]
+            replayed = yield Transaction(
+                lambda: transaction.decide_and_write(
+                    scope, decide(scope.context(use_cache=use_cache)), recorded, tried
+                )
+            )
         except (DuplicateKey, StreamMoved) as error:
-            if recorded:  # a concurrent handling of the same command may have won: its answer
-                with session.transaction() as conn:
-                    replay = UnitOfWork(session, conn).replay(command)  # type: ignore[arg-type]
+            if recorded is not None:  # a concurrent handling of the same command may have won
+                replay = yield Transaction(lambda: transaction.replay(scope, recorded))
                 if replay is not None:
                     return replay
-            if used_cache:
-                raise _StaleCache(used_cache) from None
-            raise conflict_for(error, decided[-1] if decided else None) from None
+            if tried.cached:
+                raise _StaleCache(list(tried.cached)) from None
+            raise conflict_for(error, tried.decision) from None
         except ConcurrencyConflict:
-            if used_cache:
-                raise _StaleCache(used_cache) from None
+            if tried.cached:
+                raise _StaleCache(list(tried.cached)) from None
             raise
-        return _after_commit(session, decision)
+        if replayed is not None:
+            return replayed
+        return (yield from _after_commit(scope, tried))
 
-    return session.db.retrying(attempt) if retried else attempt(0)
+    if not retried:
+        return (yield from attempt(0))
+    return (yield from retrying(scope, attempt))
+
+
+def _committed(scope: Scope, decision: Decision) -> Callable[[], SqlSteps]:
+    return lambda: transaction.committed(scope, decision)
+
+
+def retrying(scope: Scope, attempt: Callable[[int], Outer]) -> Outer:
+    """Run `attempt(number)` again after a transient failure; it must be safe to repeat."""
+    retries = scope.settings.retries
+    for number in range(retries + 1):
+        try:
+            return (yield from attempt(number))
+        except StorageUnavailable:
+            if number == retries:
+                raise
+            yield Pause(0.05 * 2**number, outage=True)
+    raise AssertionError("unreachable")
+
+
+def read(scope: Scope, steps: Callable[[], Steps]) -> Outer:
+    """Run read steps in one tenant transaction, retried after a transient failure."""
+
+    def once(_number: int) -> Outer:
+        return (
+            yield Transaction(lambda: transaction.answered(scope, steps(), transaction.Attempt()))
+        )
+
+    return retrying(scope, once)
+
+
+def fetch(scope: Scope, query: str, params: Any) -> Outer:
+    """One read statement in one round trip, retried after a transient failure."""
+
+    def once(_number: int) -> Outer:
+        return (yield Fetch(query, params, prepare=True))
+
+    return retrying(scope, once)
 
 
 def conflict_for(error: DuplicateKey | StreamMoved, decision: Decision | None) -> ScriptsError:
@@ -137,21 +183,24 @@ def conflict_for(error: DuplicateKey | StreamMoved, decision: Decision | None) -
     return ConcurrencyConflict(written.id, first - 1)
 
 
-def _after_commit(session: Session, decision: Decision) -> Result:
+def _after_commit(scope: Scope, attempt: transaction.Attempt) -> Outer:
     """The transaction committed: cache the new states, note the write's position, and prune
     the script automatically when its version crossed a multiple of the policy's period."""
-    session.positions.commit()
+    decision = attempt.decision
+    assert decision is not None
+    if attempt.position is not None:
+        scope.positions.note(attempt.position)
     result = decision.result
     if isinstance(result, Script | Execution):
-        session.cache.put(result)
-    auto = session.settings.auto_prune
+        scope.cache.put(result)
+    auto = scope.settings.auto_prune
     for written in decision.saved:
         if auto is None or not isinstance(written, Script) or written.is_deleted:
             continue
         before = written.pending_events[0].originator_version - 1
         if auto.due(before, written.version):
             try:
-                run(session, _auto_prune(written.id, auto.policy), None, retried=False)
+                yield from run(scope, _auto_prune(written.id, auto.policy), None, retried=False)
             except ScriptsError as error:  # the write stands; the next due write prunes again
                 log.warning("automatic prune of script %s failed: %s", written.id, error)
     return result

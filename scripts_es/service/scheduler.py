@@ -15,39 +15,32 @@ from scripts_es import commands
 from scripts_es.domain import DueRun, Execution
 from scripts_es.errors import ScriptsError
 from scripts_es.reports import SchedulerReport
-from scripts_es.service import pipeline
-from scripts_es.service.session import Session
 
 SCHEDULER = UUID("00000000-0000-0000-0000-00000000c407")  # the acting user of fired runs
 MAX_ERRORS = 20  # errors kept in a report (all are counted)
 
 ListDue = Callable[[int], list[DueRun]]  # (limit) -> the runs due now
-SessionFor = Callable[[UUID, UUID], Session]
+Fire = Callable[[UUID, commands.FireScheduledRun], Execution]  # (tenant_id, command) -> run
 
 
-def fire_due(list_due: ListDue, session_for: SessionFor, *, limit: int = 100) -> SchedulerReport:
+def fire_due(list_due: ListDue, fire: Fire, *, limit: int = 100) -> SchedulerReport:
     """Fire what is due now, batch after batch, until nothing is (one round)."""
     fired = skipped = failed = 0
     errors: list[str] = []
-    sessions: dict[UUID, Session] = {}
     while True:
         batch = list_due(limit)
         progressed = False
         for due in batch:
-            session = sessions.get(due.tenant_id)
-            if session is None:
-                session = sessions[due.tenant_id] = session_for(due.tenant_id, SCHEDULER)
             command = commands.FireScheduledRun(
                 script_id=due.script_id, scheduled_for=due.scheduled_for
             )
             try:
-                run = pipeline.handle(session, command)
+                run = fire(due.tenant_id, command)
             except ScriptsError as error:  # e.g. disabled or deleted since it was listed
                 failed += 1
                 if len(errors) < MAX_ERRORS:
                     errors.append(f"{due.tenant_id}/{due.script_id}: {error}")
                 continue
-            assert isinstance(run, Execution)
             fired += 1
             skipped += run.trigger.skipped_slots
             progressed = True
@@ -57,7 +50,7 @@ def fire_due(list_due: ListDue, session_for: SessionFor, *, limit: int = 100) ->
 
 def run(
     list_due: ListDue,
-    session_for: SessionFor,
+    fire: Fire,
     *,
     once: bool = False,
     interval: float = 5.0,
@@ -68,7 +61,7 @@ def run(
     stop = stop or threading.Event()
     total = SchedulerReport(0, 0, 0, 0)
     while True:
-        report = fire_due(list_due, session_for)
+        report = fire_due(list_due, fire)
         total = SchedulerReport(
             total.rounds + 1,
             total.fired + report.fired,

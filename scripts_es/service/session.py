@@ -1,4 +1,8 @@
-"""A tenant session: who acts for which tenant, and what every call of theirs shares."""
+"""A tenant session: who acts for which tenant, and what every call of theirs shares.
+
+`Scope` is what the driver-agnostic steps (pipeline, transaction, operations) may use; the
+blocking `Session` here and the asyncio one (`scripts_es/aio/session.py`) add their database.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 from uuid import UUID
 
 from scripts_es.errors import InvalidInput, StorageUnavailable
-from scripts_es.service.steps import Context
+from scripts_es.service.steps import Context, Fetch, Outer, Pause
 from scripts_es.settings import Clock, Settings
 from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import QUERIES, Conn, Database
@@ -29,22 +34,53 @@ def check_uuid(field: str, value: object) -> UUID:
 @dataclass
 class Positions:
     """The newest write this session committed, for read-your-writes without inline
-    projection; the write of this thread's open transaction is staged until it commits."""
+    projection. Each attempt keeps its own write's position until it commits (threads and
+    asyncio tasks alike), then notes it here."""
 
     committed: Position | None = None
-    _open: threading.local = field(default_factory=threading.local)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def stage(self, position: Position) -> None:
-        self._open.staged = position
+    def note(self, position: Position) -> None:
+        """A write at `position` committed."""
+        with self._lock:
+            self.committed = max(position, self.committed or position)
 
-    def discard(self) -> None:
-        self._open.staged = None
 
-    def commit(self) -> None:
-        staged = getattr(self._open, "staged", None)
-        if staged is not None:
-            self.committed = max(staged, self.committed or staged)
-            self._open.staged = None
+class Scope(Protocol):
+    """What the driver-agnostic steps know of a session: no database, only its parts."""
+
+    @property
+    def store(self) -> EventStore: ...
+    @property
+    def cache(self) -> AggregateCache: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def tenant_id(self) -> UUID: ...
+    @property
+    def user_id(self) -> UUID: ...
+    @property
+    def positions(self) -> Positions: ...
+    def context(self, *, use_cache: bool = False) -> Context: ...
+
+
+def projected(scope: Scope) -> Outer:
+    """Read-your-writes without inline projection: wait until the runner passed our writes."""
+    target = scope.positions.committed
+    if scope.settings.inline_projections or target is None:
+        return
+    timeout = scope.settings.projection_timeout
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = yield Fetch(QUERIES["projected_position"], None)
+        if rows and tuple(rows[0]) >= target:
+            return
+        if time.monotonic() > deadline:
+            raise StorageUnavailable(
+                "the projection runner has not caught up with this session's writes within "
+                f"{timeout:g} s; is `scripts-es projections run` running?"
+            )
+        yield Pause(0.02)
 
 
 @dataclass(frozen=True)
@@ -72,22 +108,3 @@ class Session:
         """One pipelined transaction that sees only this tenant's rows."""
         with self.db.tenant(self.tenant_id) as conn:
             yield conn
-
-    def await_projection(self) -> None:
-        """Read-your-writes without inline projection: wait until the runner passed our writes."""
-        target = self.positions.committed
-        if self.settings.inline_projections or target is None:
-            return
-        timeout = self.settings.projection_timeout
-        deadline = time.monotonic() + timeout
-        while True:
-            with self.transaction() as conn:
-                row = conn.execute(QUERIES["projected_position"]).fetchone()
-            if row is not None and tuple(row) >= target:
-                return
-            if time.monotonic() > deadline:
-                raise StorageUnavailable(
-                    "the projection runner has not caught up with this session's writes within "
-                    f"{timeout:g} s; is `scripts-es projections run` running?"
-                )
-            time.sleep(0.02)

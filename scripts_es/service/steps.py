@@ -3,6 +3,18 @@
 Handlers and reads are generators: they yield `Hold`, `Load` and `Fetch` requests and
 receive their answers, and they return a `Decision`. They do no I/O themselves, so the same
 decisions can be driven by a blocking or an asyncio driver.
+
+Two levels of steps, each answered by a driver (`service/unit_of_work.py` blocking,
+`scripts_es/aio/driver.py` asyncio):
+
+- inside one transaction (`Steps`): `service/transaction.py` turns `Load` and `Hold` into
+  `Fetch` and `Statement`, so a driver answers only those two (rows, or nothing);
+- around transactions (`Outer`): `Transaction` (run these steps in one tenant transaction,
+  answer their return value or throw their error back), `Fetch` alone (one statement in its
+  own round trip) and `Pause` (wait before a retry). The pipeline's retries, in-doubt check
+  and after-commit effects (`service/pipeline.py`) are written once at this level;
+- across tenants (`Operator`, `service/maintenance.py`): `Maintenance` (SQL steps in one
+  maintenance transaction) and `InTenant` (outer steps in another tenant's session).
 """
 
 from __future__ import annotations
@@ -52,10 +64,13 @@ class Loaded:
 
 @dataclass(frozen=True)
 class Fetch:
-    """Run a named read query (its text and parameters) and answer every row."""
+    """Run a named read query (its text and parameters) and answer every row.
+
+    `prepare`: psycopg's `prepare` argument (None: prepared once used often enough)."""
 
     query: str
-    params: dict[str, Any]
+    params: dict[str, Any] | None
+    prepare: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,47 @@ class Decision:
 
 Request = Hold | Load | Fetch
 Steps = Generator[Request, Any, Any]
+SqlSteps = Generator[Fetch | Statement, Any, Any]  # what a driver answers inside a transaction
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """Run the steps `steps()` makes in one tenant transaction (fresh ones per attempt);
+    answer their return value, or throw their error (a `ScriptsError`) back."""
+
+    steps: Callable[[], SqlSteps]
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Wait `seconds` before trying again; after an outage, drop dead pooled connections."""
+
+    seconds: float
+    outage: bool = False
+
+
+OuterRequest = Transaction | Fetch | Pause
+Outer = Generator[OuterRequest, Any, Any]
+
+
+@dataclass(frozen=True)
+class Maintenance:
+    """Run the SQL steps `steps()` makes in one maintenance transaction (every tenant)."""
+
+    steps: Callable[[], SqlSteps]
+
+
+@dataclass(frozen=True)
+class InTenant:
+    """Run `operation(session)` in a session of `tenant_id` acting as `user_id`; answer its
+    result, or throw its error back (operator work across tenants)."""
+
+    tenant_id: UUID
+    user_id: UUID
+    operation: Callable[[Any], Outer]
+
+
+Operator = Generator[Maintenance | InTenant, Any, Any]
 
 
 @dataclass(frozen=True)

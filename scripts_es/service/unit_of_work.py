@@ -1,178 +1,118 @@
-"""The unit of work: one tenant transaction that answers a decision's reads and runs its writes.
+"""The blocking driver: runs the steps of `pipeline.py`, `operations.py`, `transaction.py`
+and `maintenance.py` on the sync pools. It decides nothing; it only runs SQL
+(scripts_es/aio/driver.py is its asyncio twin, line for line).
 
-It is the blocking driver of the steps in `handlers.py`, `reads.py` and `retention.py`; it owns
-the transaction (a pipelined BEGIN … COMMIT on the tenant pool) and the command log.
+`drive` answers the outer steps: a `Transaction` in one pipelined tenant transaction (a
+`UnitOfWork`), a lone `Fetch` in one round trip, a `Pause` by sleeping; an error of ours
+raised meanwhile is thrown back into the steps, which decide what it means. `operate` does
+the same for operator steps (maintenance transactions, work in other tenants' sessions).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-import orjson
-
-from scripts_es import commands
-from scripts_es.domain import Execution, PruneResult, Script
-from scripts_es.domain import execution as execution_fold
-from scripts_es.domain import script as script_fold
-from scripts_es.errors import Conflict
-from scripts_es.service import writes
+from scripts_es.errors import ScriptsError
+from scripts_es.service import transaction
 from scripts_es.service.session import Session
 from scripts_es.service.steps import (
-    Aggregate,
     Decision,
     Fetch,
-    Hold,
-    Kind,
-    Load,
-    Loaded,
-    Result,
-    Statement,
+    Maintenance,
+    Operator,
+    Outer,
+    OuterRequest,
+    Pause,
+    SqlSteps,
 )
-from scripts_es.store.database import QUERIES, Conn
-from scripts_es.store.event_store import Fold
+from scripts_es.store.database import Conn, Database
 
-FOLDS: dict[str, Fold] = {"script": script_fold.fold, "execution": execution_fold.fold}
-RESULT_KINDS: dict[str, type[Script] | type[Execution] | type[PruneResult]] = {
-    "script": Script,
-    "execution": Execution,
-    "prune": PruneResult,
-}
+SessionFor = Callable[[UUID, UUID], Session]  # (tenant_id, user_id) -> a tenant session
 
 
 class UnitOfWork:
-    """Drives steps inside one open transaction of `session`'s tenant."""
+    """Answers SQL steps inside one open transaction of `session`'s tenant."""
 
     def __init__(self, session: Session, conn: Conn) -> None:
         self.session = session
         self.conn = conn
-        self.cached: dict[UUID, Aggregate] = {}  # states the decision read from the cache
 
-    def drive(self, steps: Any) -> Any:
-        """Run a generator of steps to its end, answering each request; its return value."""
-        answer: Any = None
-        try:
-            while True:
-                answer = self.answer(steps.send(answer))
-        except StopIteration as done:
-            return done.value
-
-    def answer(self, request: Hold | Load | Fetch) -> Any:
-        if isinstance(request, Hold):
-            query = "share_streams" if request.shared else "hold_streams"
-            self.conn.execute(QUERIES[query], {"ids": [request.stream_id]})
-            return None
-        if isinstance(request, Fetch):
-            return self.conn.execute(request.query, request.params).fetchall()
-        return self.load(request)
-
-    def load(self, request: Load) -> Loaded:
-        session = self.session
-        if request.cached and request.upto is None:
-            state = session.cache.get(session.tenant_id, request.stream_id)
-            if state is not None:
-                self.cached[request.stream_id] = state
-                return Loaded(state, None)
-        loaded = session.store.load(
-            self.conn, session.tenant_id, request.stream_id, FOLDS[request.kind], upto=request.upto
-        )
-        if request.upto is None and loaded.state is not None:
-            session.cache.put(loaded.state)  # the freshest state known: later commands use it
-            if request.cached:
-                self.cached[request.stream_id] = loaded.state
-        return Loaded(loaded.state, loaded.horizon)
+    def drive(self, steps: SqlSteps) -> Any:
+        """Run a generator of SQL steps to its end, answering each; its return value."""
+        return run_sql(self.conn, steps)
 
     def write(self, decision: Decision) -> None:
-        """Run everything the decision writes, in this transaction."""
-        session = self.session
-        written = {aggregate.id for aggregate in decision.saved}
-        for aggregate in decision.saved:
-            statements = writes.append(
-                session.store,
-                session.tenant_id,
-                aggregate,
-                project=session.settings.inline_projections,
-            )
-            for statement in statements[:-1]:
-                self.execute(statement)
-            cursor = self.execute(statements[-1])
-            if not session.settings.inline_projections:
-                row = cursor.fetchone()
-                assert row is not None
-                session.positions.stage((row[0], row[1]))
-        for stream_id, state in self.cached.items():
-            if stream_id not in written:
-                # A no-op decided on a cached state stands only if the stream has not moved
-                # since: checked here, before anything is recorded under the command_id.
-                self.execute(writes.head_check(session.tenant_id, stream_id, state.version))
-        for state in decision.snapshots:
-            self.execute(writes.snapshot(session.store, session.tenant_id, state))
-        for statement in decision.statements:
-            self.execute(statement)
-
-    def execute(self, statement: Statement) -> Any:
-        return self.conn.execute(statement.query, statement.params, prepare=True)
-
-    def replay(self, command: commands.Command) -> Result | None:
-        """The stored result of an earlier handling of this command_id, if any."""
-        row = self.conn.execute(
-            QUERIES["find_command"],
-            {"tenant_id": self.session.tenant_id, "command_id": command.command_id},
-        ).fetchone()
-        if row is None:
-            return None
-        kind, data = row
-        name, _, result_kind = kind.partition(":")
-        if name != type(command).__name__:
-            raise Conflict(
-                f"command_id {command.command_id} was already used for a {name}, "
-                f"not a {type(command).__name__}; use a fresh command_id"
-            )
-        return RESULT_KINDS[result_kind].model_validate(orjson.loads(data))
-
-    def record(self, command: commands.Command, result: Result) -> None:
-        """Keep the result under the command's id, in this transaction."""
-        assert isinstance(result, Script | Execution | PruneResult)
-        kind = {Script: "script", Execution: "execution", PruneResult: "prune"}[type(result)]
-        self.conn.execute(
-            QUERIES["record_command"],
-            {
-                "tenant_id": self.session.tenant_id,
-                "command_id": command.command_id,
-                "kind": f"{type(command).__name__}:{kind}",
-                "result": orjson.dumps(result.model_dump(mode="json")),
-            },
-        )
-
-    def committed(self, decision: Decision) -> bool:
-        """After an in-doubt commit: are the decision's events in the store (it committed)?"""
-        if not decision.saved:
-            return False
-        first = decision.saved[0].pending_events[0]
-        params = self.session.store.committed_params(self.session.tenant_id, first)
-        row = self.conn.execute(QUERIES["event_exists"], params).fetchone()
-        return bool(row and row[0])
+        """Run everything the decision writes, in this transaction (no command log)."""
+        self.drive(transaction.write(self.session, decision, transaction.Attempt()))
 
 
-def read(session: Session, steps: Callable[[], Any]) -> Any:
-    """Run read steps in one tenant transaction, retried after a transient failure."""
+def run_sql(conn: Conn, steps: SqlSteps) -> Any:
+    """Run a generator of SQL steps to its end inside `conn`'s open transaction."""
+    answer: Any = None
+    try:
+        while True:
+            request = steps.send(answer)
+            if isinstance(request, Fetch):
+                cursor = conn.execute(request.query, request.params, prepare=request.prepare)
+                answer = cursor.fetchall()
+            else:
+                conn.execute(request.query, request.params, prepare=True)
+                answer = None
+    except StopIteration as done:
+        return done.value
 
-    def attempt(_number: int) -> Any:
-        with session.transaction() as conn:
-            return UnitOfWork(session, conn).drive(steps())
 
-    return session.db.retrying(attempt)
+def drive(session: Session, steps: Outer) -> Any:
+    """Run outer steps to their end; their return value (or the error they raise)."""
+    answer: Any = None
+    error: ScriptsError | None = None
+    while True:
+        try:
+            request = steps.send(answer) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        answer = error = None
+        try:
+            answer = _answer(session, request)
+        except ScriptsError as failed:
+            error = failed
 
 
-def fetch(session: Session, query: str, params: Any) -> list[Any]:
-    """One read statement in one round trip, retried after a transient failure."""
-    return session.db.retrying(lambda _: session.db.fetch(session.tenant_id, query, params))
+def _answer(session: Session, request: OuterRequest) -> Any:
+    if isinstance(request, Fetch):
+        return session.db.fetch(session.tenant_id, request.query, request.params)
+    if isinstance(request, Pause):
+        if request.outage:
+            session.db.refresh()
+        time.sleep(request.seconds)
+        return None
+    with session.transaction() as conn:
+        return UnitOfWork(session, conn).drive(request.steps())
 
 
-def current_state(session: Session, kind: Kind, stream_id: UUID) -> Aggregate | None:
-    """A stream's current state in one round trip (reads never use the command cache)."""
-    params = session.store.load_params(session.tenant_id, stream_id)
-    rows = fetch(session, QUERIES["load_stream"], params)
-    state: Aggregate | None = session.store.fold_rows(stream_id, rows, FOLDS[kind]).state
-    return state
+def operate(db: Database, session_for: SessionFor, steps: Operator) -> Any:
+    """Run operator steps to their end: maintenance transactions, work in tenant sessions
+    (one session per tenant and user for the whole run)."""
+    sessions: dict[tuple[UUID, UUID], Session] = {}
+    answer: Any = None
+    error: ScriptsError | None = None
+    while True:
+        try:
+            request = steps.send(answer) if error is None else steps.throw(error)
+        except StopIteration as done:
+            return done.value
+        answer = error = None
+        try:
+            if isinstance(request, Maintenance):
+                with db.maintenance() as conn:
+                    answer = run_sql(conn, request.steps())
+            else:
+                key = (request.tenant_id, request.user_id)
+                if key not in sessions:
+                    sessions[key] = session_for(*key)
+                answer = drive(sessions[key], request.operation(sessions[key]))
+        except ScriptsError as failed:
+            error = failed

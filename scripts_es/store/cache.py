@@ -1,7 +1,7 @@
 """A small in-process cache of aggregate states for the command path.
 
 Safe because every append checks its stream's head under the stream's lock, and a no-op decided
-on a cached state checks it too (service/unit_of_work.py): a decision on a stale cached state
+on a cached state checks it too (service/transaction.py): a decision on a stale cached state
 fails with a conflict before anything is recorded, and the pipeline decides it again from a
 fresh load. Reads (`find_by_id`, history) never use it, and neither do states a command only
 looks at without writing (a script that an execution starts from).

@@ -63,17 +63,56 @@ def _member_of(conn: Conn, role: str) -> bool:
     return bool(row and row[0])
 
 
+def session_setup(role: str) -> list[sql.SQL | sql.Composed]:
+    """What every pooled connection runs once: its role, its name, UTC (both drivers)."""
+    return [
+        sql.SQL("SET ROLE {}").format(sql.Identifier(role)),
+        sql.SQL("SET application_name = 'scripts-es'"),
+        sql.SQL("SET TIME ZONE 'UTC'"),
+    ]
+
+
+def json_adapters(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """orjson for json/jsonb in both directions on `conn`."""
+    set_json_dumps(_json_dumps, conn)
+    set_json_loads(orjson.loads, conn)
+
+
 def _configure_for(role: str, *, autocommit: bool) -> Callable[[Conn], None]:
     def configure(conn: Conn) -> None:
-        set_json_dumps(_json_dumps, conn)
-        set_json_loads(orjson.loads, conn)
-        conn.execute(sql.SQL("SET ROLE {}").format(sql.Identifier(role)))
-        conn.execute("SET application_name = 'scripts-es'")
-        conn.execute("SET TIME ZONE 'UTC'")
+        json_adapters(conn)
+        for statement in session_setup(role):
+            conn.execute(statement)
         conn.commit()
         conn.autocommit = autocommit
 
     return configure
+
+
+def check_app_login(dsn: str) -> None:
+    """Refuse, clearly, an unreachable server, a schema at another version, or a login that
+    may not act as scripts_es_app (a one-off blocking probe, also for the asyncio driver)."""
+    with translated(), psycopg.connect(with_timeout(dsn)) as probe:
+        migrations.check(probe)
+        if not _member_of(probe, APP_ROLE):
+            raise PermissionDenied(
+                f"the login {probe.info.user!r} is not a member of {APP_ROLE}: "
+                f"an owner must `GRANT {APP_ROLE} TO {probe.info.user}`"
+            )
+
+
+def maintenance_refusal(dsn: str) -> str:
+    """Why maintenance is refused with this login ("" if it is allowed): a blocking probe."""
+    with translated(), psycopg.connect(with_timeout(dsn)) as probe:
+        allowed, user = _member_of(probe, MAINT_ROLE), probe.info.user
+    if allowed:
+        return ""
+    return (
+        "maintenance (projection runner, rebuild, verify, cross-tenant prune) needs a "
+        f"login that is a member of {MAINT_ROLE}, and {user!r} is not: open the module "
+        "with maintenance_dsn=<an operator's DSN>, or run `scripts-es` with "
+        "--dsn <an operator's DSN>"
+    )
 
 
 class Database:
@@ -117,31 +156,15 @@ class Database:
     def open(self) -> None:
         """Connect the pools; an unreachable server, a schema at another version or a login
         that may not act as scripts_es_app fails at once, clearly."""
-        with translated(), psycopg.connect(with_timeout(self.dsn)) as probe:
-            migrations.check(probe)
-            if not _member_of(probe, APP_ROLE):
-                raise PermissionDenied(
-                    f"the login {probe.info.user!r} is not a member of {APP_ROLE}: "
-                    f"an owner must `GRANT {APP_ROLE} TO {probe.info.user}`"
-                )
+        check_app_login(self.dsn)
+        with translated():
             self._app.open(wait=True, timeout=15.0)
             self._maint.open()
 
     def _check_maintenance(self) -> None:
         """Maintenance needs a login that is a member of scripts_es_maint: say so clearly."""
         if self._maintenance_refused is None:
-            with translated(), psycopg.connect(with_timeout(self.maintenance_dsn)) as probe:
-                allowed, user = _member_of(probe, MAINT_ROLE), probe.info.user
-            self._maintenance_refused = (
-                ""
-                if allowed
-                else (
-                    "maintenance (projection runner, rebuild, verify, cross-tenant prune) needs a "
-                    f"login that is a member of {MAINT_ROLE}, and {user!r} is not: open the module "
-                    "with maintenance_dsn=<an operator's DSN>, or run `scripts-es` with "
-                    "--dsn <an operator's DSN>"
-                )
-            )
+            self._maintenance_refused = maintenance_refusal(self.maintenance_dsn)
         if self._maintenance_refused:
             raise PermissionDenied(self._maintenance_refused)
 
@@ -189,6 +212,10 @@ class Database:
         self._check_maintenance()
         with translated(), self._maint.connection() as conn:
             yield conn
+
+    def refresh(self) -> None:
+        """Drop pooled tenant connections that died with an outage (before a retry)."""
+        self._app.check()
 
     def retrying(self, work: Callable[[int], T]) -> T:
         """Run `work(attempt)` again after a transient failure; `work` must be safe to repeat."""

@@ -16,7 +16,8 @@ from scripts_es import ScriptsModule, TenantSession
 from scripts_es import commands as c
 from scripts_es.cli import cli
 from scripts_es.domain import ExecutionStatus, Script, TriggerType, VersionRetentionPolicy
-from scripts_es.service import repositories as retention
+from scripts_es.service import operations as retention
+from scripts_es.service.unit_of_work import drive
 
 
 def _script_with_history(tenant: TenantSession, name: str) -> Script:
@@ -107,7 +108,7 @@ def test_executions_of_a_tenant_that_vanished_after_the_listing_are_no_error(
     def racing(repo: Any, *args: Any, **kwargs: Any) -> Any:
         if first[0]:  # the first listed tenant's executions go away before its turn
             first[0] = False
-            real(repo, 0, 0, dry_run=False)
+            drive(repo, real(repo, 0, 0, dry_run=False))
         return real(repo, *args, **kwargs)
 
     monkeypatch.setattr(retention, "prune_executions", racing)
