@@ -22,6 +22,12 @@ class Scale:
     find_reps: int  # find samples (and as many hand-written ones) per scale
     prune_tenants: int
     prune_per_tenant: int
+    claim_items: int  # claim: pending items per round (each side), 4 workers drain them
+    claim_rounds: int
+    due_small: int  # due: enabled cron scripts in the two databases compared
+    due_large: int
+    due_tenants: int
+    due_reps: int  # due() samples per database and per `until`
 
 
 FULL = Scale(
@@ -40,6 +46,12 @@ FULL = Scale(
     find_reps=1_000,
     prune_tenants=10,
     prune_per_tenant=1_000,  # 10,000 scripts of 100 versions
+    claim_items=2_000,
+    claim_rounds=3,
+    due_small=10_000,
+    due_large=100_000,
+    due_tenants=100,
+    due_reps=2_000,
 )
 
 QUICK = Scale(
@@ -58,4 +70,10 @@ QUICK = Scale(
     find_reps=400,
     prune_tenants=4,
     prune_per_tenant=250,  # 1,000 scripts of 100 versions
+    claim_items=400,
+    claim_rounds=3,
+    due_small=2_000,
+    due_large=20_000,
+    due_tenants=100,
+    due_reps=600,
 )

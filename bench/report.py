@@ -21,6 +21,9 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "find_overhead_ratio": ("<=", 1.3),
     "find_scaling": ("<=", 1.5),
     "prune_scripts_per_s": None,
+    "claim_ratio": (">=", 0.5),
+    "claim_per_s": None,
+    "due_scaling": ("<=", 1.5),
 }
 
 
@@ -73,6 +76,22 @@ def _detail(name: str, r: dict[str, Any]) -> str:
         "prune_scripts_per_s": lambda: (
             f"{g('prune', 'scripts')} scripts × {g('prune', 'versions_each')} versions → 5, "
             f"{g('prune', 'seconds')} s"
+        ),
+        "claim_ratio": lambda: (
+            f"{g('claim', 'scripts_es_claims_per_s')} vs raw {g('claim', 'raw_claims_per_s')} "
+            f"claims/s, {g('claim', 'workers')} workers; exactly once: "
+            f"{g('claim', 'exactly_once')}"
+        ),
+        "claim_per_s": lambda: (
+            f"{g('claim', 'items_per_round')} pending × {g('claim', 'rounds')} rounds, "
+            f"{g('claim', 'tenants')} tenants"
+        ),
+        "due_scaling": lambda: (
+            f"p95 {g('due', 'small_p95_ms')} → {g('due', 'large_p95_ms')} ms "
+            f"({g('due', 'scripts').get('small', '?')} → {g('due', 'scripts').get('large', '?')}"
+            f" cron scripts); backlog {g('due', 'backlog_scaling')}; index in order: prepared "
+            f"{g('due', 'plan_ok_generic')}, with values {g('due', 'plan_ok_custom')}; parallel: "
+            f"{', '.join(g('due', 'parallel_plans')) or 'none'}"
         ),
     }
     return str(details[name]())

@@ -8,14 +8,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import asynchronous, concurrent, find, load, prune, rebuild, seed, writes
+from bench import asynchronous, concurrent, find, load, prune, rebuild, running, seed, writes
 from bench.config import Scale
 from bench.server import dedicated_database
 from bench.timing import ratio
 from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
-PHASES = ("writes", "async", "concurrent", "load", "read", "prune")
+PHASES = ("writes", "async", "concurrent", "load", "read", "prune", "claim", "due")
 
 
 @dataclass
@@ -128,9 +128,29 @@ def _prune(r: Run) -> None:
     )
 
 
+def _claim(r: Run) -> None:
+    """4 workers claim single pending executions vs a raw SKIP LOCKED queue (own database)."""
+    s = r.s
+    with dedicated_database(r.dsn) as dsn, ScriptsModule.open(dsn) as module:
+        r.results.update(
+            running.measure_claim(module, dsn, items=s.claim_items, rounds=s.claim_rounds)
+        )
+
+
+def _due(r: Run) -> None:
+    s = r.s
+    r.results.update(
+        running.measure_due(
+            r.dsn, small=s.due_small, large=s.due_large, tenants=s.due_tenants, reps=s.due_reps
+        )
+    )
+
+
 STEPS = {"writes": _writes, "async": _async, "concurrent": _concurrent, "load": _load}
 STEPS["read"] = _read
 STEPS["prune"] = _prune
+STEPS["claim"] = _claim
+STEPS["due"] = _due
 
 
 def run(dsn: str, scale: Scale, only: set[str], results: dict[str, Any]) -> None:

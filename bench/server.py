@@ -28,7 +28,7 @@ def server_dsn() -> tuple[str, str]:
     for name in ("SCRIPTS_ES_DSN", "SCRIPTS_ES_TEST_DSN"):
         if os.environ.get(name):
             return os.environ[name], name
-    if (ROOT / "tests" / "pg.py").exists():
+    if (ROOT / "tests" / "support" / "pg.py").exists():
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))
         from tests.support import pg
