@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Generator
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, overload
 from uuid import UUID
@@ -21,13 +22,13 @@ from scripts_es.aio.driver import drive, operate
 from scripts_es.aio.repositories import AsyncExecutionRepository, AsyncScriptRepository
 from scripts_es.aio.session import AsyncSession
 from scripts_es.config import resolve_dsn
-from scripts_es.domain import Execution, PruneResult, Script, VersionRetentionPolicy
+from scripts_es.domain import DueRun, Execution, PruneResult, Script, VersionRetentionPolicy
 from scripts_es.reports import PruneSummary
-from scripts_es.service import maintenance, pipeline
+from scripts_es.service import maintenance, pipeline, workers
 from scripts_es.service.session import check_uuid
 from scripts_es.settings import AutoPrune, Clock, Settings
 from scripts_es.store.cache import AggregateCache
-from scripts_es.store.database import install_schema
+from scripts_es.store.database import QUERIES, install_schema
 from scripts_es.store.event_store import EventStore
 
 DEFAULTS = Settings()
@@ -154,6 +155,41 @@ class AsyncScriptsModule:
             tenant_id=check_uuid("tenant_id", tenant_id),
             user_id=check_uuid("user_id", user_id),
         )
+
+    # -- running scripts (schedulers and workers, across tenants) -------------------------------
+
+    async def due(self, until: datetime, limit: int = 100) -> list[DueRun]:
+        """Cron scripts of every tenant whose next slot is at or before `until`, oldest first."""
+        params = workers.check_due(until, limit)
+        async with self.db.maintenance() as conn:
+            cursor = await conn.execute(QUERIES["due_runs"], params, prepare=True)
+            return workers.due_runs(await cursor.fetchall())
+
+    async def claim(
+        self, worker: str, *, limit: int = 1, lease: timedelta | float = 60.0
+    ) -> list[Execution]:
+        """Move up to `limit` of the oldest pending executions (any tenant) to running for
+        `worker` until `lease` ends; never one to two workers (as `ScriptsModule.claim`)."""
+        name, checked, duration = workers.check_claim(worker, limit, lease)
+        return await self._pick(
+            workers.claiming(self.settings, name, limit=checked, lease=duration)
+        )
+
+    async def sweep(self, *, limit: int = workers.MAX_BATCH) -> list[Execution]:
+        """Complete as `timeout` the running executions whose lease ended."""
+        return await self._pick(workers.sweeping(self.settings, limit=limit))
+
+    async def _pick(self, pick: workers.Pick) -> list[Execution]:
+        """The same decisions and statements as the blocking driver, in one transaction."""
+        async with self.db.maintenance() as conn:
+            select = pick.statement()
+            cursor = await conn.execute(select.query, select.params, prepare=True)
+            done, statements = pick.writes(self.store, self.settings, await cursor.fetchall())
+            for statement in statements:
+                await conn.execute(statement.query, statement.params, prepare=True)
+        for run in done:
+            self.cache.put(run)
+        return done
 
     # -- maintenance (operators) ----------------------------------------------------------------
 

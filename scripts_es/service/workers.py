@@ -9,7 +9,8 @@ appended under its stream's lock, like any command.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -24,6 +25,7 @@ from scripts_es.domain.schedule import DueRun
 from scripts_es.domain.values import utc
 from scripts_es.errors import InvalidInput
 from scripts_es.service import writes
+from scripts_es.service.steps import Statement
 from scripts_es.settings import Settings
 from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import QUERIES, Database
@@ -60,21 +62,42 @@ def check_claim(worker: object, limit: object, lease: object) -> tuple[str, int,
     return worker, checked, lease
 
 
-def claim(
-    db: Database,
-    store: EventStore,
-    cache: AggregateCache,
-    settings: Settings,
-    worker: str,
-    *,
-    limit: int,
-    lease: timedelta,
-) -> list[Execution]:
-    """Move up to `limit` of the oldest pending executions to running for `worker`.
+Decide = Callable[[Execution], Execution | None]
 
-    Not retried after a lost connection: a claim whose commit went unanswered may have
-    committed, and its executions then time out at the end of their lease (`sweep`).
-    """
+
+@dataclass(frozen=True)
+class Pick:
+    """One claim or sweep, decided without I/O: what to pick, and what each picked run becomes."""
+
+    due: str  # 'pending' (claim) or 'lapsed' (sweep)
+    limit: int
+    now: datetime
+    decide: Decide
+
+    def statement(self) -> Statement:
+        params = {"due": self.due, "limit": self.limit, "now": self.now}
+        return Statement(QUERIES["pick_executions"], params)
+
+    def writes(
+        self, store: EventStore, settings: Settings, rows: Sequence[Any]
+    ) -> tuple[list[Execution], list[Statement]]:
+        """The picked runs' new states, and the statements that append their events."""
+        done: list[Execution] = []
+        statements: list[Statement] = []
+        for run in _fold(store, rows):
+            changed = self.decide(run)
+            if changed is None:
+                continue
+            statements += writes.append(
+                store, run.tenant_id, changed, project=settings.inline_projections
+            )
+            done.append(changed.without_pending())
+        return done, statements
+
+
+def claiming(settings: Settings, worker: str, *, limit: int, lease: timedelta) -> Pick:
+    """Up to `limit` of the oldest pending executions, to running for `worker` until `lease`
+    ends (a picked run the read model showed pending but its events do not is left alone)."""
     now = settings.clock()
     expires = now + lease
 
@@ -83,18 +106,11 @@ def claim(
             return None
         return run.begin(at=now, worker=worker, lease_expires_at=expires)
 
-    return _pick_and_write(db, store, cache, settings, "pending", limit, now, begin)
+    return Pick("pending", limit, now, begin)
 
 
-def sweep(
-    db: Database,
-    store: EventStore,
-    cache: AggregateCache,
-    settings: Settings,
-    *,
-    limit: int = MAX_BATCH,
-) -> list[Execution]:
-    """Complete as `timeout` up to `limit` running executions whose lease ended before now."""
+def sweeping(settings: Settings, *, limit: int) -> Pick:
+    """Up to `limit` running executions whose lease ended before now, completed as timeout."""
     v.whole_number("limit", limit, 1, MAX_BATCH, "a number of executions")
     now = settings.clock()
 
@@ -105,37 +121,49 @@ def sweep(
         error = TIMED_OUT.format(worker=run.worker, expired=expired.isoformat())
         return run.complete(ExecutionStatus.TIMEOUT, {"error": error}, at=now)
 
-    def attempt(_number: int) -> list[Execution]:
-        return _pick_and_write(db, store, cache, settings, "lapsed", limit, now, time_out)
-
-    return db.retrying(attempt)  # safe to repeat: a second sweep finds what the first left
+    return Pick("lapsed", limit, now, time_out)
 
 
-def _pick_and_write(
+def claim(
     db: Database,
     store: EventStore,
     cache: AggregateCache,
     settings: Settings,
-    due: str,
+    worker: str,
+    *,
     limit: int,
-    now: datetime,
-    decide: Any,
+    lease: timedelta,
 ) -> list[Execution]:
-    """Pick (and lock) executions, decide each, append what changed, commit: two round trips."""
-    done: list[Execution] = []
+    """Claim (blocking driver). Not retried after a lost connection: a claim whose commit
+    went unanswered may have committed, and its executions then time out with their lease."""
+    return run_pick(
+        db, store, cache, settings, claiming(settings, worker, limit=limit, lease=lease)
+    )
+
+
+def sweep(
+    db: Database,
+    store: EventStore,
+    cache: AggregateCache,
+    settings: Settings,
+    *,
+    limit: int = MAX_BATCH,
+) -> list[Execution]:
+    """Sweep (blocking driver); safe to repeat, so retried after a transient failure."""
+    pick = sweeping(settings, limit=limit)
+    return db.retrying(lambda _number: run_pick(db, store, cache, settings, pick))
+
+
+def run_pick(
+    db: Database, store: EventStore, cache: AggregateCache, settings: Settings, pick: Pick
+) -> list[Execution]:
+    """Pick (and lock), decide, append, commit in one maintenance transaction: two round trips."""
     with db.maintenance_connection() as conn, conn.pipeline():
-        cursor = conn.execute(
-            QUERIES["pick_executions"], {"due": due, "limit": limit, "now": now}, prepare=True
-        )
-        for run in _fold(store, cursor.fetchall()):
-            changed = decide(run)
-            if changed is None:
-                continue
-            for statement in writes.append(
-                store, run.tenant_id, changed, project=settings.inline_projections
-            ):
-                conn.execute(statement.query, statement.params, prepare=True)
-            done.append(changed.without_pending())
+        select = pick.statement()
+        rows = conn.execute(select.query, select.params, prepare=True).fetchall()
+        done, statements = pick.writes(store, settings, rows)
+        for statement in statements:
+            conn.execute(statement.query, statement.params, prepare=True)
         conn.commit()
     for run in done:
         cache.put(run)
