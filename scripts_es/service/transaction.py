@@ -8,7 +8,9 @@ and `Statement` (nothing) inside a transaction it opened.
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -27,6 +29,7 @@ from scripts_es.service.steps import (
     Hold,
     Load,
     Loaded,
+    Request,
     Result,
     SqlSteps,
     Statement,
@@ -53,8 +56,11 @@ class Attempt:
     position: Position | None = None
 
 
-def answered(scope: Scope, steps: Steps, attempt: Attempt) -> SqlSteps:
-    """Run a decision's steps, turning its `Load` and `Hold` requests into SQL steps."""
+def answered(
+    scope: Scope, steps: Generator[Request | Statement, Any, Any], attempt: Attempt
+) -> SqlSteps:
+    """Run a decision's steps, turning its `Load` and `Hold` requests into SQL steps (SQL
+    steps pass through)."""
     answer: object = None
     while True:
         try:

@@ -16,17 +16,20 @@ from typing import Any
 from uuid import UUID
 
 from scripts_es.errors import ScriptsError
-from scripts_es.service import transaction
+from scripts_es.service import operations, pipeline, transaction
 from scripts_es.service.session import Session
 from scripts_es.service.steps import (
+    Aggregate,
     Decision,
     Fetch,
+    Kind,
     Maintenance,
     Operator,
     Outer,
     OuterRequest,
     Pause,
     SqlSteps,
+    Steps,
 )
 from scripts_es.store.database import Conn, Database
 
@@ -40,9 +43,10 @@ class UnitOfWork:
         self.session = session
         self.conn = conn
 
-    def drive(self, steps: SqlSteps) -> Any:
-        """Run a generator of SQL steps to its end, answering each; its return value."""
-        return run_sql(self.conn, steps)
+    def drive(self, steps: Steps | SqlSteps) -> Any:
+        """Run a generator of steps (a decision's `Load`/`Hold`/`Fetch`, or SQL steps) to its
+        end in this transaction, answering each; its return value."""
+        return run_sql(self.conn, transaction.answered(self.session, steps, transaction.Attempt()))
 
     def write(self, decision: Decision) -> None:
         """Run everything the decision writes, in this transaction (no command log)."""
@@ -90,7 +94,7 @@ def _answer(session: Session, request: OuterRequest) -> Any:
         time.sleep(request.seconds)
         return None
     with session.transaction() as conn:
-        return UnitOfWork(session, conn).drive(request.steps())
+        return run_sql(conn, request.steps())
 
 
 def operate(db: Database, session_for: SessionFor, steps: Operator) -> Any:
@@ -116,3 +120,24 @@ def operate(db: Database, session_for: SessionFor, steps: Operator) -> Any:
                 answer = drive(sessions[key], request.operation(sessions[key]))
         except ScriptsError as failed:
             error = failed
+
+
+# Blocking shortcuts over the shared steps, kept for callers written before them. New
+# repository calls belong in `operations.py`, so that both drivers have them.
+
+
+def read(session: Session, steps: Callable[[], Steps]) -> Any:
+    """Run read steps in one tenant transaction, retried after a transient failure."""
+    return drive(session, pipeline.read(session, steps))
+
+
+def fetch(session: Session, query: str, params: Any) -> list[Any]:
+    """One read statement in one round trip, retried after a transient failure."""
+    rows: list[Any] = drive(session, pipeline.fetch(session, query, params))
+    return rows
+
+
+def current_state(session: Session, kind: Kind, stream_id: UUID) -> Aggregate | None:
+    """A stream's current state in one round trip (reads never use the command cache)."""
+    state: Aggregate | None = drive(session, operations.current_state(session, kind, stream_id))
+    return state
