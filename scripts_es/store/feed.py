@@ -1,0 +1,186 @@
+"""The event feed (DESIGN §9): every event in commit order, as dense integer positions.
+
+Writers take no global lock; a sequencing pass (`scripts_es.sequence_feed`, schema.sql) gives
+positions after commit to whole transactions below the in-flight horizon, so an event that
+commits late never lands behind a position a consumer has passed. Every read runs a pass first
+(a no-op when nothing new is below the horizon). A tenant feed reads as scripts_es_app with
+the tenant set, so row-level security, not the query, keeps other tenants' events out; the
+maintenance feed (`tenant_id=None`) reads every tenant as scripts_es_maint.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from scripts_es.domain.notices import EventPruned
+from scripts_es.errors import FeedHeldBack
+from scripts_es.reports import FeedConsumer, HeldBack
+from scripts_es.store.database import Conn, Database, with_timeout
+from scripts_es.store.errors import translated
+from scripts_es.store.mapper import get_topic
+from scripts_es.store.sql import load, one
+
+QUERIES = load("scripts_es.store", "feed.sql")
+PRUNED_TOPIC = get_topic(EventPruned)
+CHANNEL = "scripts_es_feed"
+SEQUENCE_BATCH = 50_000  # positions assigned per pass
+NO_STOP = 2**62
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    """One position of the feed: the stored event (or an EventPruned notice) at it."""
+
+    position: int
+    tenant_id: UUID
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+    @property
+    def pruned(self) -> bool:
+        return self.topic == PRUNED_TOPIC
+
+
+class Feed:
+    """Reads the feed of one tenant (`tenant_id`) or of every tenant (None: maintenance)."""
+
+    def __init__(self, db: Database, tenant_id: UUID | None = None) -> None:
+        self.db = db
+        self.tenant_id = tenant_id
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Conn]:
+        if self.tenant_id is None:
+            with self.db.maintenance() as conn:
+                yield conn
+        else:
+            with self.db.tenant(self.tenant_id) as conn:
+                yield conn
+
+    def sequence(self) -> int:
+        """Give positions to what is below the horizon; the feed's last position."""
+        while True:
+            with self._transaction() as conn:
+                before = int(one(conn.execute(QUERIES["mark"]))[0])
+                last = int(one(conn.execute(QUERIES["sequence"], _BATCH))[0])
+            if last - before < SEQUENCE_BATCH:
+                return last
+
+    def read(
+        self,
+        after: int = 0,
+        limit: int = 500,
+        *,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+    ) -> list[FeedEvent]:
+        """Up to `limit` positions after `after` (and at most `stop`), in order."""
+        params = {
+            "after": after,
+            "stop": NO_STOP if stop is None else stop,
+            "limit": limit,
+            "topics": list(topics),
+            "pruned_topic": PRUNED_TOPIC,
+        }
+        query = QUERIES["read" if self.tenant_id is None else "read_tenant"]
+        with self._transaction() as conn:
+            conn.execute(QUERIES["sequence"], _BATCH)
+            rows = conn.execute(query, params, prepare=True).fetchall()
+        return [FeedEvent(p, t, o, v, topic, bytes(state)) for p, t, o, v, topic, state in rows]
+
+    def last_position(self) -> int | None:
+        """The newest position this feed can see (None: no events yet)."""
+        query = QUERIES["last_position" if self.tenant_id is None else "last_position_tenant"]
+        with self._transaction() as conn:
+            conn.execute(QUERIES["sequence"], _BATCH)
+            value = one(conn.execute(query))[0]
+        return None if value is None else int(value)
+
+    def held_back(self) -> HeldBack | None:
+        """What keeps committed events from the feed right now (None: nothing does)."""
+        with self._transaction() as conn:
+            conn.execute(QUERIES["sequence"], _BATCH)
+            rows = conn.execute(QUERIES["held_back"]).fetchall()
+        return held_back_report(rows)
+
+    def positions_of(
+        self, tenant_id: UUID, keys: Sequence[tuple[UUID, int]], *, timeout: float = 10.0
+    ) -> list[int]:
+        """The positions of events just committed (`keys`: stream id, version), once the
+        horizon lets them in; FeedHeldBack (naming the holder) after `timeout` seconds."""
+        params = {
+            "tenant_id": tenant_id,
+            "ids": [k[0] for k in keys],
+            "versions": [k[1] for k in keys],
+        }
+        deadline = time.monotonic() + timeout
+        pause = 0.001
+        while True:
+            with self.db.tenant(tenant_id) as conn:
+                conn.execute(QUERIES["sequence"], _BATCH)
+                found = [row[0] for row in conn.execute(QUERIES["positions_of"], params)]
+            if len(found) == len(keys):
+                return found
+            if time.monotonic() > deadline:
+                report = self.held_back()
+                raise FeedHeldBack(
+                    f"{len(keys)} event(s) were stored but have no feed position after "
+                    f"{timeout:.0f} s: "
+                    + (report.describe() if report else "an older transaction was in flight")
+                )
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+    def consumers(self) -> list[FeedConsumer]:
+        """Registered consumers (tracking rows) and how many positions each is behind."""
+        with self._transaction() as conn:
+            conn.execute(QUERIES["sequence"], _BATCH)
+            rows = conn.execute(QUERIES["consumers"]).fetchall()
+        return [FeedConsumer(name, int(pos), int(behind), at) for name, pos, at, behind in rows]
+
+    @contextmanager
+    def listening(self) -> Iterator[Listener]:
+        """A connection that LISTENs for new positions (its own, outside the pools)."""
+        with translated(), psycopg.connect(with_timeout(self.db.dsn), autocommit=True) as conn:
+            conn.execute(QUERIES["listen"])
+            yield Listener(conn)
+
+
+class Listener:
+    """Waits for the sequencer's notifications; a timeout is the polling fallback."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self.conn = conn
+
+    def wait(self, timeout: float) -> bool:
+        """True when a notification arrived within `timeout` seconds (all pending are read)."""
+        with translated():
+            got = False
+            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
+                got = True
+            if got:  # drain what queued meanwhile without waiting
+                for _ in self.conn.notifies(timeout=0):
+                    pass
+            return got
+
+
+def held_back_report(rows: Sequence[Any]) -> HeldBack | None:
+    """The report of `scripts_es.feed_held_back()` rows (none: nothing is held back)."""
+    if not rows:
+        return None
+    waiting, pid, database, user, application, state, since, seconds = rows[0]
+    if pid is None and waiting == 0:
+        return None
+    return HeldBack(int(waiting), pid, database, user, application, state, since, seconds)
+
+
+_BATCH = {"max_events": SEQUENCE_BATCH}
