@@ -10,6 +10,7 @@ maintenance feed (`tenant_id=None`) reads every tenant as scripts_es_maint.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,13 +19,14 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+from eventsourcing.persistence import StoredEvent
 
 from scripts_es.domain.notices import EventPruned
 from scripts_es.errors import FeedHeldBack
 from scripts_es.reports import FeedConsumer, HeldBack
 from scripts_es.store.database import Conn, Database, with_timeout
 from scripts_es.store.errors import translated
-from scripts_es.store.mapper import get_topic
+from scripts_es.store.mapper import PydanticMapper, get_topic
 from scripts_es.store.sql import load, one
 
 QUERIES = load("scripts_es.store", "feed.sql")
@@ -32,6 +34,7 @@ PRUNED_TOPIC = get_topic(EventPruned)
 CHANNEL = "scripts_es_feed"
 SEQUENCE_BATCH = 50_000  # positions assigned per pass
 NO_STOP = 2**62
+_MAPPER = PydanticMapper()
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,34 @@ class Feed:
             conn.execute(QUERIES["sequence"], _BATCH)
             rows = conn.execute(query, params, prepare=True).fetchall()
         return [FeedEvent(p, t, o, v, topic, bytes(state)) for p, t, o, v, topic, state in rows]
+
+    def decode(self, event: FeedEvent) -> Any:
+        """The event as its pydantic class (an EventPruned notice for a pruned one)."""
+        stored = StoredEvent(
+            event.originator_id, event.originator_version, event.topic, event.state
+        )
+        return _MAPPER.to_domain_event(stored)
+
+    def follow(
+        self,
+        after: int = 0,
+        *,
+        stop: threading.Event,
+        batch: int = 500,
+        poll_interval: float = 0.1,
+    ) -> Iterator[FeedEvent]:
+        """Every position after `after`, then new ones as they come, until `stop` is set.
+
+        Wakes on the sequencer's NOTIFY; every `poll_interval` seconds it also runs a pass
+        itself (writers that announce nothing are still followed)."""
+        with self.listening() as listener:
+            while not stop.is_set():
+                events = self.read(after, batch)
+                for event in events:
+                    yield event
+                    after = event.position
+                if len(events) < batch:
+                    listener.wait(poll_interval)
 
     def last_position(self) -> int | None:
         """The newest position this feed can see (None: no events yet)."""
