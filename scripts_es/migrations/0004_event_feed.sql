@@ -9,6 +9,11 @@ ALTER TABLE scripts_es.events DROP CONSTRAINT IF EXISTS events_originator_versio
 ALTER TABLE scripts_es.events
     ADD CONSTRAINT events_originator_version_check CHECK (originator_version >= 0);
 
+-- The projection runner becomes a consumer of the feed: its position there. A row from before
+-- keeps 0 until the runner adopts the feed position of its (txid, notification_id).
+ALTER TABLE scripts_es.projection_tracking
+    ADD COLUMN IF NOT EXISTS last_position bigint NOT NULL DEFAULT 0;
+
 -- ---------------------------------------------------------------------------------------------
 -- Event feed (DESIGN §9): dense positions in commit order, assigned after commit
 -- ---------------------------------------------------------------------------------------------

@@ -101,9 +101,8 @@ def test_a_following_consumer_sees_every_committed_event_once_in_stream_order(
     consumer.start()
     try:
         committed = run_writers(dsn, seed)
-        last = feed.last_position()
-        deadline = time.monotonic() + 60
-        while (not seen or seen[-1][0] < (last or 0)) and time.monotonic() < deadline:
+        deadline = time.monotonic() + 60  # another test may hold the horizon meanwhile
+        while len(seen) < len(committed) and time.monotonic() < deadline:
             time.sleep(0.01)
     finally:
         stop.set()
@@ -180,15 +179,11 @@ def test_a_sigkilled_consumer_resumes_with_nothing_missed_or_seen_twice(dsn: str
             kills += 1
             child = start_consumer(dsn)
         writers.join()
-        database = Database(dsn)
-        database.open()
-        last = Feed(database).last_position() or 0
-        database.close()
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 60  # another test may hold the horizon meanwhile
         while time.monotonic() < deadline:
             with psycopg.connect(dsn) as conn:
-                done: Any = conn.execute("SELECT max(position) FROM seen").fetchone()
-            if done and done[0] == last:
+                done: Any = conn.execute("SELECT count(*) FROM seen").fetchone()
+            if done and done[0] >= len(committed):
                 break
             time.sleep(0.05)
     finally:
