@@ -22,6 +22,8 @@ class ProjectionStatus(Report):
     last_txid: int
     lag_events: int
     updated_at: datetime | None
+    position: int = 0  # in the event feed
+    held_back: HeldBack | None = None  # what keeps committed events from the feed, if anything
 
 
 @dataclass(frozen=True)

@@ -19,20 +19,24 @@ from scripts_es.reports import (
 
 
 def projection_status(rows: list[ProjectionStatus]) -> RenderableType:
-    """Name, position and lag of each projection."""
-    return grid(
+    """Name, feed position and lag of each projection; what holds the feed back, if anything."""
+    table = grid(
         "Projections",
-        ["name", "position", "lag (events)", "updated"],
+        ["name", "feed position", "lag (events)", "updated"],
         [
             (
                 row.name,
-                row.last_notification_id,
+                row.position,
                 _lag(row.lag_events),
                 when(row.updated_at),
             )
             for row in rows
         ],
     )
+    held = next((row.held_back for row in rows if row.held_back is not None), None)
+    if held is None:
+        return table
+    return Group(table, Text(f"Held back: {held.describe()}", style="yellow"))
 
 
 def _lag(events: int) -> str:
