@@ -462,7 +462,7 @@ DECLARE
 BEGIN
     FOREACH t IN ARRAY ARRAY['events', 'snapshots', 'stream_tombstones', 'commands',
                              'script_routes', 'prune_audit', 'scripts', 'script_versions',
-                             'script_tags', 'executions']
+                             'script_tags', 'executions', 'feed', 'feed_removed']
     LOOP
         EXECUTE format('ALTER TABLE scripts_es.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE scripts_es.%I FORCE ROW LEVEL SECURITY', t);
@@ -495,30 +495,6 @@ GRANT CREATE ON SCHEMA scripts_es TO scripts_es_maint;
 -- login that is a member of scripts_es_app only must be able to open the module).
 GRANT SELECT ON scripts_es.schema_version TO scripts_es_app, scripts_es_maint;
 
--- The feed's tenant tables: read through row-level security like every tenant table; only the
--- sequencer (as the owner) writes the feed, and pruning writes feed_removed.
-DO $$
-DECLARE
-    t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['feed', 'feed_removed']
-    LOOP
-        EXECUTE format('ALTER TABLE scripts_es.%I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE scripts_es.%I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('DROP POLICY IF EXISTS tenant_isolation ON scripts_es.%I', t);
-        EXECUTE format(
-            'CREATE POLICY tenant_isolation ON scripts_es.%I TO scripts_es_app '
-            'USING (tenant_id = scripts_es.current_tenant()) '
-            'WITH CHECK (tenant_id = scripts_es.current_tenant())', t);
-        EXECUTE format('DROP POLICY IF EXISTS maintenance ON scripts_es.%I', t);
-        EXECUTE format(
-            'CREATE POLICY maintenance ON scripts_es.%I TO scripts_es_maint '
-            'USING (true) WITH CHECK (true)', t);
-    END LOOP;
-END
-$$;
-GRANT SELECT ON scripts_es.feed TO scripts_es_app, scripts_es_maint;
-GRANT INSERT ON scripts_es.feed_removed TO scripts_es_app, scripts_es_maint;
 GRANT SELECT ON scripts_es.feed_sequencer TO scripts_es_app, scripts_es_maint;
 GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.feed_tracking
     TO scripts_es_app, scripts_es_maint;

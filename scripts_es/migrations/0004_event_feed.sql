@@ -179,8 +179,7 @@ RETURNS TABLE (waiting bigint, pid integer, datname text, usename text,
     WHERE w.n > 0
 $$;
 
--- The feed's tenant tables: read through row-level security like every tenant table; only the
--- sequencer (as the owner) writes the feed, and pruning writes feed_removed.
+-- The feed's tables are tenant tables like the others: the same policies and grants.
 DO $$
 DECLARE
     t text;
@@ -198,11 +197,12 @@ BEGIN
         EXECUTE format(
             'CREATE POLICY maintenance ON scripts_es.%I TO scripts_es_maint '
             'USING (true) WITH CHECK (true)', t);
+        EXECUTE format(
+            'GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.%I TO scripts_es_app, '
+            'scripts_es_maint', t);
     END LOOP;
 END
 $$;
-GRANT SELECT ON scripts_es.feed TO scripts_es_app, scripts_es_maint;
-GRANT INSERT ON scripts_es.feed_removed TO scripts_es_app, scripts_es_maint;
 GRANT SELECT ON scripts_es.feed_sequencer TO scripts_es_app, scripts_es_maint;
 GRANT SELECT, INSERT, UPDATE, DELETE ON scripts_es.feed_tracking
     TO scripts_es_app, scripts_es_maint;

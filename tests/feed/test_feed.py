@@ -18,6 +18,7 @@ from scripts_es.domain.notices import EventPruned
 from scripts_es.errors import InvalidInput
 from scripts_es.store.feed import PRUNED_TOPIC, QUERIES, Feed, FeedEvent
 from tests.support.fixtures import shared_dsn, shared_module  # noqa: F401 (fixtures)
+from tests.support.horizon import holding_the_horizon
 
 NO_STOP = 2**62
 
@@ -97,21 +98,8 @@ def test_a_feed_of_something_that_is_not_a_tenant_id_is_refused(module: ScriptsM
 
 @pytest.fixture
 def holder(dsn: str) -> Iterator[psycopg.Connection[object]]:
-    """A connection whose open transaction has a transaction id and is the horizon (the
-    oldest one in flight on the server: older ones of other tests are waited for)."""
-    with psycopg.connect(dsn) as conn:
-        (xid,) = conn.execute("SELECT pg_current_xact_id()::text").fetchone() or ("",)
-        deadline = time.monotonic() + 60
-        with psycopg.connect(dsn, autocommit=True) as probe:
-            while time.monotonic() < deadline:
-                horizon = probe.execute(
-                    "SELECT pg_snapshot_xmin(pg_current_snapshot())::text"
-                ).fetchone()
-                if horizon and horizon[0] == xid:
-                    break
-                time.sleep(0.01)
+    with holding_the_horizon(dsn) as conn:
         yield conn
-        conn.rollback()
 
 
 def test_a_transaction_in_flight_holds_the_feed_back_and_the_feed_names_it(
