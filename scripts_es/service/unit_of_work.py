@@ -87,6 +87,8 @@ class UnitOfWork:
         """Run everything the decision writes, in this transaction."""
         session = self.session
         written = {aggregate.id for aggregate in decision.saved}
+        if written:
+            session.db.announce_events(self.conn)
         for aggregate in decision.saved:
             statements = writes.append(
                 session.store,

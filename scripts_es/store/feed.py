@@ -59,6 +59,7 @@ class Feed:
     def __init__(self, db: Database, tenant_id: UUID | None = None) -> None:
         self.db = db
         self.tenant_id = tenant_id
+        self._sequenced = 0  # the feed's last position at this reader's latest pass
 
     @contextmanager
     def _transaction(self) -> Iterator[Conn]:
@@ -96,7 +97,10 @@ class Feed:
         }
         query = QUERIES["read" if self.tenant_id is None else "read_tenant"]
         with self._transaction() as conn:
-            conn.execute(QUERIES["sequence"], _BATCH)
+            # Positions are dense in the feed of every tenant: a backlog known to reach past
+            # this batch fills it without a sequencing pass first.
+            if self.tenant_id is not None or topics or after + limit > self._sequenced:
+                self._sequenced = int(one(conn.execute(QUERIES["sequence"], _BATCH))[0])
             rows = conn.execute(query, params, prepare=True).fetchall()
         return [FeedEvent(p, t, o, v, topic, bytes(state)) for p, t, o, v, topic, state in rows]
 
@@ -126,7 +130,7 @@ class Feed:
                     yield event
                     after = event.position
                 if len(events) < batch:
-                    listener.wait(poll_interval)
+                    listener.wait(poll_interval, after)
 
     def last_position(self) -> int | None:
         """The newest position this feed can see (None: no events yet)."""
@@ -192,16 +196,24 @@ class Listener:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self.conn = conn
 
-    def wait(self, timeout: float) -> bool:
-        """True when a notification arrived within `timeout` seconds (all pending are read)."""
+    def wait(self, timeout: float, seen: int | None = None) -> bool:
+        """True when news arrived within `timeout` seconds: a writer's announcement, or
+        positions after `seen` (a pass announcing positions already read is no news)."""
+        deadline = time.monotonic() + timeout
         with translated():
-            got = False
-            for _ in self.conn.notifies(timeout=timeout, stop_after=1):
-                got = True
-            if got:  # drain what queued meanwhile without waiting
-                for _ in self.conn.notifies(timeout=0):
-                    pass
-            return got
+            while (left := deadline - time.monotonic()) > 0:
+                news = False
+                for notify in self.conn.notifies(timeout=left, stop_after=1):
+                    news = _is_news(notify.payload, seen)
+                if news:
+                    for _ in self.conn.notifies(timeout=0):  # drain what queued meanwhile
+                        pass
+                    return True
+            return False
+
+
+def _is_news(payload: str, seen: int | None) -> bool:
+    return not payload.isdigit() or seen is None or int(payload) > seen
 
 
 def held_back_report(rows: Sequence[Any]) -> HeldBack | None:
