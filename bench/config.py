@@ -20,6 +20,8 @@ class Scale:
     find_reps: int  # find samples (and as many hand-written ones) per scale
     prune_tenants: int
     prune_per_tenant: int
+    feed_backlog: int  # events the feed catches up with
+    feed_seconds: float  # writers run this long while the feed's latency is measured
 
 
 FULL = Scale(
@@ -36,6 +38,8 @@ FULL = Scale(
     find_reps=1_000,
     prune_tenants=10,
     prune_per_tenant=1_000,  # 10,000 scripts of 100 versions
+    feed_backlog=200_000,
+    feed_seconds=10.0,
 )
 
 QUICK = Scale(
@@ -52,4 +56,6 @@ QUICK = Scale(
     find_reps=400,
     prune_tenants=4,
     prune_per_tenant=250,  # 1,000 scripts of 100 versions
+    feed_backlog=20_000,
+    feed_seconds=4.0,
 )

@@ -20,6 +20,9 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "find_overhead_ratio": ("<=", 1.3),
     "find_scaling": ("<=", 1.5),
     "prune_scripts_per_s": None,
+    "feed_catchup_events_per_s": None,
+    "feed_catchup_ratio": (">=", 0.3),
+    "feed_latency_p99_ms": ("<=", 50.0),
 }
 
 
@@ -65,6 +68,17 @@ def _detail(name: str, r: dict[str, Any]) -> str:
         "prune_scripts_per_s": lambda: (
             f"{g('prune', 'scripts')} scripts × {g('prune', 'versions_each')} versions → 5, "
             f"{g('prune', 'seconds')} s"
+        ),
+        "feed_catchup_events_per_s": lambda: (
+            f"{g('feed_catchup', 'events')} events in {g('feed_catchup', 'feed_seconds')} s; "
+            f"sequenced at {g('feed_catchup', 'sequence_events_per_s')} events/s"
+        ),
+        "feed_catchup_ratio": lambda: (
+            f"raw SELECT {g('feed_catchup', 'raw_select_rows_per_s')} rows/s, same rows"
+        ),
+        "feed_latency_p99_ms": lambda: (
+            f"p50 {g('feed_latency', 'p50_ms')} ms, {g('feed_latency', 'events')} events, "
+            f"{g('feed_latency', 'writers')} writers, LISTEN/NOTIFY (poll 1 s)"
         ),
     }
     return str(details[name]())

@@ -8,14 +8,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import concurrent, find, load, prune, rebuild, seed, writes
+from bench import concurrent, feed, find, load, prune, rebuild, seed, writes
 from bench.config import Scale
 from bench.server import dedicated_database
 from bench.timing import ratio
 from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
-PHASES = ("writes", "concurrent", "load", "read", "prune")
+PHASES = ("writes", "concurrent", "load", "read", "prune", "feed")
 
 
 @dataclass
@@ -119,8 +119,16 @@ def _prune(r: Run) -> None:
     )
 
 
+def _feed(r: Run) -> None:
+    """On a database of its own: a backlog to catch up with, then live latency."""
+    with dedicated_database(r.dsn) as dsn, ScriptsModule.open(dsn) as module:
+        r.results.update(feed.catchup(module, dsn, r.s.feed_backlog))
+        r.results.update(feed.latency(module, dsn, writers=2, seconds=r.s.feed_seconds))
+
+
 STEPS = {"writes": _writes, "concurrent": _concurrent, "load": _load, "read": _read}
 STEPS["prune"] = _prune
+STEPS["feed"] = _feed
 
 
 def run(dsn: str, scale: Scale, only: set[str], results: dict[str, Any]) -> None:
