@@ -9,6 +9,7 @@ from rich.text import Text
 
 from scripts_es.cli.output import grid, human_bytes, key_values, when
 from scripts_es.reports import (
+    FeedConsumer,
     ProjectionStatus,
     PruneSummary,
     RebuildReport,
@@ -18,8 +19,20 @@ from scripts_es.reports import (
 )
 
 
-def projection_status(rows: list[ProjectionStatus]) -> RenderableType:
-    """Name, feed position and lag of each projection; what holds the feed back, if anything."""
+def projection_status(
+    rows: list[ProjectionStatus], consumers: list[FeedConsumer] | None = None
+) -> RenderableType:
+    """Name, feed position and lag of each projection and registered feed consumer; what
+    holds the feed back, if anything."""
+    parts: list[RenderableType] = []
+    if consumers:
+        parts.append(
+            grid(
+                "Feed consumers",
+                ["name", "position", "behind (positions)", "updated"],
+                [(c.name, c.position, _lag(c.behind), when(c.updated_at)) for c in consumers],
+            )
+        )
     table = grid(
         "Projections",
         ["name", "feed position", "lag (events)", "updated"],
@@ -34,9 +47,9 @@ def projection_status(rows: list[ProjectionStatus]) -> RenderableType:
         ],
     )
     held = next((row.held_back for row in rows if row.held_back is not None), None)
-    if held is None:
-        return table
-    return Group(table, Text(f"Held back: {held.describe()}", style="yellow"))
+    if held is not None:
+        parts.append(Text(f"Held back: {held.describe()}", style="yellow"))
+    return Group(table, *parts) if parts else table
 
 
 def _lag(events: int) -> str:

@@ -202,3 +202,17 @@ def test_status_names_the_transaction_that_holds_the_feed_back(
         assert "Held back" in ANSI.sub("", shown.out)
         assert str(holder.info.backend_pid) in shown.out
         holder.rollback()
+
+
+def test_status_lists_the_feeds_registered_consumers(run: Any, dsn: str, script: Script) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO scripts_es.feed_tracking (application_name, notification_id) "
+            "VALUES ('host_view', 1)"
+        )
+    status = run("projections", "status", "--dsn", dsn, "--json").json()
+    (consumer,) = status["feed_consumers"]
+    assert consumer["name"] == "host_view" and consumer["position"] == 1
+    assert consumer["behind"] == 6  # 7 events, one of them read
+    shown = run("projections", "status", "--dsn", dsn)
+    assert "Feed consumers" in shown.out and "host_view" in shown.out

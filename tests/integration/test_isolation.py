@@ -6,6 +6,7 @@ checked without touching this file (the seed check fails loudly if it has no row
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,7 +85,11 @@ def seeded(pg_server: str, pg_template: str) -> Iterator[Seeded]:
     with pg.throwaway_db(pg_server, pg_template) as dsn, open_module(dsn) as module:
         a = seed(module.tenant(uuid4(), uuid4()))
         b = seed(module.tenant(uuid4(), uuid4()))
-        module.feed().sequence()  # feed positions for all of it
+        # Feed positions for all of it (another test's transaction may hold the horizon).
+        deadline = time.monotonic() + 60
+        while not all(module.feed(data.id).read(0, 1) for data in (a, b)):
+            assert time.monotonic() < deadline, "the seeded events got no feed positions"
+            time.sleep(0.05)
         with holding_the_horizon(dsn):  # pruned before the feed reached them: feed_removed
             for data in (a, b):
                 t = data.session
