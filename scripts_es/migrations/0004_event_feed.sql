@@ -97,6 +97,11 @@ BEGIN
     END IF;
     SELECT last_txid, last_notification_id, last_position INTO seen_txid, seen_nid, last
     FROM scripts_es.feed_sequencer FOR UPDATE;
+    -- Positions are a function of the committed log (whole transactions below the horizon, in
+    -- (txid, notification_id) order), so a pass lost in a crash is assigned again the same;
+    -- and any durable write after it (a consumer's tracking, a prune) flushes it first. So a
+    -- pass does not wait for its own flush.
+    PERFORM set_config('synchronous_commit', 'off', true);
     WITH pending AS (
         SELECT tenant_id, originator_id, originator_version, topic, txid, notification_id
         FROM scripts_es.events
