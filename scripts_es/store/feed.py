@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 from eventsourcing.persistence import StoredEvent
 
+from scripts_es.domain import validation
 from scripts_es.domain.notices import EventPruned
 from scripts_es.errors import FeedHeldBack
 from scripts_es.reports import FeedConsumer, HeldBack
@@ -34,6 +35,8 @@ PRUNED_TOPIC = get_topic(EventPruned)
 CHANNEL = "scripts_es_feed"
 SEQUENCE_BATCH = 50_000  # positions assigned per pass
 NO_STOP = 2**62
+MAX_READ = 100_000  # positions one read holds in memory
+RETRY = 0.005  # seconds: the first look again after news the horizon held back
 _MAPPER = PydanticMapper()
 
 
@@ -88,6 +91,8 @@ class Feed:
         topics: Sequence[str] = (),
     ) -> list[FeedEvent]:
         """Up to `limit` positions after `after` (and at most `stop`), in order."""
+        validation.whole_number("after", after, 0, NO_STOP, "a feed position")
+        validation.whole_number("limit", limit, 1, MAX_READ, "positions per read")
         params = {
             "after": after,
             "stop": NO_STOP if stop is None else stop,
@@ -121,16 +126,27 @@ class Feed:
     ) -> Iterator[FeedEvent]:
         """Every position after `after`, then new ones as they come, until `stop` is set.
 
-        Wakes on the sequencer's NOTIFY; every `poll_interval` seconds it also runs a pass
-        itself (writers that announce nothing are still followed)."""
+        Wakes on LISTEN/NOTIFY (writers announce their commits, passes their positions);
+        every `poll_interval` seconds it also runs a pass itself (writers that announce
+        nothing, such as another program's, are still followed)."""
+        announced, retry = False, RETRY
         with self.listening() as listener:
             while not stop.is_set():
                 events = self.read(after, batch)
                 for event in events:
                     yield event
                     after = event.position
-                if len(events) < batch:
-                    listener.wait(poll_interval, after)
+                if len(events) == batch:
+                    continue
+                if events or not announced:
+                    wait, retry = poll_interval, RETRY
+                else:
+                    # Announced, yet nothing new: a transaction that announces nothing (an
+                    # ANALYZE, another program's write) holds it back. Look again soon, more
+                    # slowly each time, not only at the next poll.
+                    wait, retry = retry, min(retry * 2, poll_interval)
+                news = listener.wait(wait, after)
+                announced = news or (announced and not events and wait < poll_interval)
 
     def last_position(self) -> int | None:
         """The newest position this feed can see (None: no events yet)."""

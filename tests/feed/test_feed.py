@@ -96,6 +96,14 @@ def test_a_feed_of_something_that_is_not_a_tenant_id_is_refused(module: ScriptsM
         module.feed("acme")  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(("after", "limit"), [(-1, 10), (0, 0), (0, 100_001), ("1", 10)])
+def test_a_read_outside_the_feed_is_refused_before_the_database(
+    module: ScriptsModule, after: object, limit: int
+) -> None:
+    with pytest.raises(InvalidInput, match=r"after|limit"):
+        module.feed(uuid.uuid4()).read(after, limit)  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def holder(dsn: str) -> Iterator[psycopg.Connection[object]]:
     with holding_the_horizon(dsn) as conn:
