@@ -4,7 +4,8 @@ feed_catchup_events_per_s: a backlog of `backlog` events (written in one go by S
 payload of a real command's event), given positions by the sequencer (timed apart), then read
 through the maintenance feed in batches of 1,000; beside it, a raw SELECT of the same rows
 (no feed, no join, one cursor). feed_catchup_ratio = feed ÷ raw, in the same run (the best
-of three interleaved rounds of each).
+of three interleaved rounds of each). Then a VACUUM, so that the bulk load's autovacuum does
+not run during the latency phase.
 
 feed_latency_p99_ms: `writers` processes run commands for `seconds`; a consumer (this process)
 follows the feed woken by LISTEN/NOTIFY (its polling fallback set to 1 s, so that polling
@@ -76,6 +77,8 @@ def catchup(module: ScriptsModule, dsn: str, backlog: int) -> dict[str, Any]:
             after = events[-1].position
         feed_seconds = min(feed_seconds, time.perf_counter() - started)
         assert after == last and read == raw_rows, (after, last, read, raw_rows)
+    with psycopg.connect(dsn, autocommit=True) as conn:  # not the latency phase's business
+        conn.execute("VACUUM (ANALYZE) scripts_es.events, scripts_es.feed")
     return {
         "feed_catchup_events_per_s": round(read / feed_seconds, 1),
         "feed_catchup_ratio": ratio(raw_seconds, feed_seconds),
