@@ -28,6 +28,8 @@ class Scale:
     due_large: int
     due_tenants: int
     due_reps: int  # due() samples per database and per `until`
+    feed_backlog: int  # events the feed catches up with
+    feed_seconds: float  # writers run this long while the feed's latency is measured
 
 
 FULL = Scale(
@@ -52,6 +54,8 @@ FULL = Scale(
     due_large=100_000,
     due_tenants=100,
     due_reps=2_000,
+    feed_backlog=200_000,
+    feed_seconds=10.0,
 )
 
 QUICK = Scale(
@@ -76,4 +80,6 @@ QUICK = Scale(
     due_large=20_000,
     due_tenants=100,
     due_reps=600,
+    feed_backlog=20_000,
+    feed_seconds=4.0,
 )

@@ -24,6 +24,9 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "claim_ratio": (">=", 0.5),
     "claim_per_s": None,
     "due_scaling": ("<=", 1.5),
+    "feed_catchup_events_per_s": None,
+    "feed_catchup_ratio": (">=", 0.3),
+    "feed_latency_p99_ms": ("<=", 50.0),
 }
 
 
@@ -92,6 +95,17 @@ def _detail(name: str, r: dict[str, Any]) -> str:
             f" cron scripts); backlog {g('due', 'backlog_scaling')}; index in order: prepared "
             f"{g('due', 'plan_ok_generic')}, with values {g('due', 'plan_ok_custom')}; parallel: "
             f"{', '.join(g('due', 'parallel_plans')) or 'none'}"
+        ),
+        "feed_catchup_events_per_s": lambda: (
+            f"{g('feed_catchup', 'events')} events in {g('feed_catchup', 'feed_seconds')} s; "
+            f"sequenced at {g('feed_catchup', 'sequence_events_per_s')} events/s"
+        ),
+        "feed_catchup_ratio": lambda: (
+            f"raw SELECT {g('feed_catchup', 'raw_select_rows_per_s')} rows/s, same rows"
+        ),
+        "feed_latency_p99_ms": lambda: (
+            f"p50 {g('feed_latency', 'p50_ms')} ms, {g('feed_latency', 'events')} events, "
+            f"{g('feed_latency', 'writers')} writers, LISTEN/NOTIFY (poll 1 s)"
         ),
     }
     return str(details[name]())

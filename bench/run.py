@@ -8,14 +8,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import asynchronous, concurrent, find, load, prune, rebuild, running, seed, writes
+from bench import asynchronous, concurrent, feed, find, load, prune, rebuild, running, seed, writes
 from bench.config import Scale
 from bench.server import dedicated_database
 from bench.timing import ratio
 from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
-PHASES = ("writes", "async", "concurrent", "load", "read", "prune", "claim", "due")
+PHASES = ("writes", "async", "concurrent", "load", "read", "prune", "claim", "due", "feed")
 
 
 @dataclass
@@ -128,6 +128,13 @@ def _prune(r: Run) -> None:
     )
 
 
+def _feed(r: Run) -> None:
+    """On a database of its own: a backlog to catch up with, then live latency."""
+    with dedicated_database(r.dsn) as dsn, ScriptsModule.open(dsn) as module:
+        r.results.update(feed.catchup(module, dsn, r.s.feed_backlog))
+        r.results.update(feed.latency(module, dsn, writers=2, seconds=r.s.feed_seconds))
+
+
 def _claim(r: Run) -> None:
     """4 workers claim single pending executions vs a raw SKIP LOCKED queue (own database)."""
     s = r.s
@@ -151,6 +158,7 @@ STEPS["read"] = _read
 STEPS["prune"] = _prune
 STEPS["claim"] = _claim
 STEPS["due"] = _due
+STEPS["feed"] = _feed
 
 
 def run(dsn: str, scale: Scale, only: set[str], results: dict[str, Any]) -> None:

@@ -1,7 +1,9 @@
-"""The out-of-process projection runner: follows new events into the read model, exactly once.
+"""The out-of-process projection runner: follows the event feed into the read model, exactly once.
 
-Each batch is one transaction: lock the tracking row (one runner at a time), read the next events
-below the in-flight horizon, write the rows of the streams they touch, advance the position.
+It is one consumer of the feed (scripts_es.store.feed, DESIGN §9), not a second mechanism: a
+sequencing pass first, then each batch is one transaction: lock the tracking row (one runner at
+a time), read the next feed positions, write the rows of the streams they touch, advance the
+position.
 A crash anywhere rolls the whole batch back; the rows are version-guarded upserts as well, so even
 the inline projection and the runner applying the same event leave one result.
 """
@@ -24,6 +26,7 @@ from scripts_es.reports import ProjectionStatus, RunReport
 from scripts_es.store.database import QUERIES as STORE_QUERIES
 from scripts_es.store.database import Database
 from scripts_es.store.event_store import EventStore
+from scripts_es.store.feed import Feed
 from scripts_es.store.sql import load, one
 
 NAME = "read_model"
@@ -32,31 +35,46 @@ QUERIES = load("projections", "runner.sql")
 
 
 def status(db: Database) -> list[ProjectionStatus]:
-    """Position and lag of every tracked projection (the read model's runner)."""
+    """Position and lag of every tracked projection (the read model's runner), and what holds
+    the feed back, if anything."""
+    held = Feed(db).held_back()
     with db.maintenance() as conn:
         rows = conn.execute(QUERIES["status"]).fetchall()
         if not rows:
             lag = conn.execute(QUERIES["lag_untracked"]).fetchone()
-            return [ProjectionStatus(NAME, 0, 0, int(lag[0] if lag else 0), None)]
-    return [ProjectionStatus(name, nid, txid, lag, at) for name, nid, txid, at, lag in rows]
+            return [ProjectionStatus(NAME, 0, 0, int(lag[0] if lag else 0), None, 0, held)]
+    return [
+        ProjectionStatus(name, nid, txid, lag, at, position, held)
+        for name, nid, txid, at, lag, position in rows
+    ]
 
 
 def run_batch(db: Database, store: EventStore, batch_size: int) -> int:
-    """Project the next batch of events; returns how many (0 when caught up)."""
+    """Project the next batch of feed positions; returns how many (0 when caught up)."""
+    Feed(db).sequence()
     with db.maintenance() as conn:
         conn.execute(QUERIES["ensure_tracking"], {"name": NAME})
-        position = conn.execute(QUERIES["lock_tracking"], {"name": NAME}).fetchone()
-        assert position is not None
-        txid, nid = position
-        events = conn.execute(
-            QUERIES["next_events"], {"txid": str(txid), "nid": nid, "limit": batch_size}
+        tracked = conn.execute(QUERIES["lock_tracking"], {"name": NAME}).fetchone()
+        assert tracked is not None
+        txid, nid, position = tracked
+        if position == 0 and nid > 0:  # tracked before the feed existed
+            position = one(
+                conn.execute(QUERIES["adopt_position"], {"txid": str(txid), "nid": nid})
+            )[0]
+        rows = conn.execute(
+            QUERIES["next_events"], {"position": position, "limit": batch_size}
         ).fetchall()
-        if not events:
+        if not rows:
             return 0
-        project_streams(conn, store, events)
-        last = events[-1]
-        conn.execute(QUERIES["save_tracking"], {"name": NAME, "txid": str(last[5]), "nid": last[6]})
-        return len(events)
+        events = [row for row in rows if row[3] is not None]  # the others were pruned
+        if events:
+            project_streams(conn, store, events)
+            txid, nid = events[-1][5], events[-1][6]
+        conn.execute(
+            QUERIES["save_tracking"],
+            {"name": NAME, "txid": str(txid), "nid": nid, "position": rows[-1][7]},
+        )
+        return len(rows)
 
 
 def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any = None) -> None:
@@ -89,8 +107,7 @@ def project_streams(conn: Any, store: EventStore, events: list[Any], tables: Any
 
 
 def _held_back(db: Database) -> bool:
-    with db.maintenance() as conn:
-        return bool(one(conn.execute(QUERIES["held_back"], {"name": NAME}))[0])
+    return Feed(db).held_back() is not None
 
 
 def run(
@@ -106,8 +123,9 @@ def run(
 ) -> RunReport:
     """Follow the event store until `stop` is set (or, with `once`, until caught up).
 
-    The horizon is the oldest transaction in flight anywhere on the server, so a long write
-    transaction (even in another database) holds newer events back; they are never skipped.
+    The feed's horizon is the oldest transaction in flight anywhere on the server, so a long
+    write transaction (even in another database) holds newer events back; they are never
+    skipped, and `status` names the backend that holds them.
     With `once`, such held-back events are waited for up to `settle` seconds.
     """
     validation.whole_number("batch_size", batch_size, 1, MAX_BATCH, "events per batch")
@@ -124,7 +142,16 @@ def run(
             continue
         if once:
             if not _held_back(db):
-                break
+                # The check's own sequencing pass may have positioned events just released
+                # by the horizon: apply those before stopping.
+                done = run_batch(db, store, batch_size)
+                if not done:
+                    break
+                total += done
+                batches += 1
+                if progress:
+                    progress(done)
+                continue
             settle_until = settle_until or time.monotonic() + settle
             if time.monotonic() > settle_until:
                 return RunReport(events=total, batches=batches, held_back=True)

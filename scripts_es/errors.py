@@ -100,3 +100,8 @@ class SchemaVersionMismatch(StorageError):
 
 class PermissionDenied(ScriptsError):
     """The database login may not do this (least privilege); the message names the role."""
+
+
+class FeedHeldBack(ScriptsError):
+    """Committed events got no feed position in time: an older transaction still in flight
+    holds the horizon. The events are stored; the message names the backend holding them."""

@@ -36,6 +36,7 @@ from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import QUERIES, Database, install_schema, with_timeout
 from scripts_es.store.errors import translated
 from scripts_es.store.event_store import EventStore
+from scripts_es.store.feed import Feed
 
 DEFAULTS = Settings()
 
@@ -162,6 +163,15 @@ class ScriptsModule:
     def with_clock(self, clock: Clock) -> ScriptsModule:
         """The same module (same pools) with another clock; tests use it to travel in time."""
         return ScriptsModule(self.db, self.store, self.settings.with_clock(clock), self.cache)
+
+    def feed(self, tenant_id: UUID | None = None) -> Feed:
+        """The module's events in commit order as integer positions (DESIGN §9).
+
+        A tenant's feed reads under row-level security as scripts_es_app and sees only that
+        tenant's events; `tenant_id=None` is the maintenance feed of every tenant (needs a
+        login that is a member of scripts_es_maint).
+        """
+        return Feed(self.db, None if tenant_id is None else check_uuid("tenant_id", tenant_id))
 
     # -- running scripts (schedulers and workers, across tenants) -------------------------------
 

@@ -22,6 +22,8 @@ class ProjectionStatus(Report):
     last_txid: int
     lag_events: int
     updated_at: datetime | None
+    position: int = 0  # in the event feed
+    held_back: HeldBack | None = None  # what keeps committed events from the feed, if anything
 
 
 @dataclass(frozen=True)
@@ -87,3 +89,43 @@ class SweepReport(Report):
 
     timed_out: int
     executions: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class HeldBack(Report):
+    """Committed events the feed cannot deliver yet, and what holds them: the transaction
+    that is the in-flight horizon (oldest transaction id still running on the server)."""
+
+    waiting_events: int
+    pid: int | None
+    database: str | None
+    user: str | None
+    application_name: str | None
+    state: str | None
+    since: datetime | None
+    held_seconds: float | None
+
+    def describe(self) -> str:
+        """One line for an operator: what to look at, or end, to let the feed move on."""
+        if self.pid is None:
+            return (
+                f"{self.waiting_events} committed event(s) wait for an older transaction "
+                "still in flight on this server (its backend could not be named)"
+            )
+        return (
+            f"{self.waiting_events} committed event(s) held back by backend pid {self.pid} "
+            f"(database {self.database!r}, user {self.user!r}, application "
+            f"{self.application_name!r}, {self.state}) whose transaction has been open "
+            f"{self.held_seconds or 0:.1f} s since {self.since}: the feed moves on when it "
+            f"ends (pg_terminate_backend({self.pid}) ends it)"
+        )
+
+
+@dataclass(frozen=True)
+class FeedConsumer(Report):
+    """A registered consumer of the feed (a tracking row) and how far behind it is."""
+
+    name: str
+    position: int
+    behind: int
+    updated_at: datetime | None

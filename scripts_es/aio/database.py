@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from scripts_es.errors import PermissionDenied
 from scripts_es.store.database import (
+    ANNOUNCE,
     APP_ROLE,
     BEGIN,
     COMMIT,
@@ -59,6 +60,7 @@ class AsyncDatabase:
         self.dsn = dsn
         self.maintenance_dsn = maintenance_dsn or dsn
         self._maintenance_refused: str | None = None
+        self._announcing: set[int] = set()  # connections whose transaction appended events
         self._app = AsyncConnectionPool(
             dsn,
             min_size=1,
@@ -110,12 +112,19 @@ class AsyncDatabase:
                         )
                         done = await work(conn)
                         await conn.execute(COMMIT)
+                        if id(conn) in self._announcing:
+                            await conn.execute(ANNOUNCE)
                     return done
                 finally:
+                    self._announcing.discard(id(conn))
                     if conn.info.transaction_status != TransactionStatus.IDLE:
                         await conn.rollback()
             finally:
                 await self._app.putconn(conn)
+
+    def announce_events(self, conn: AsyncConn) -> None:
+        """Wake the feed's listeners once this tenant transaction has committed."""
+        self._announcing.add(id(conn))
 
     async def fetch(self, tenant_id: UUID, query: str, params: Any) -> list[Any]:
         """One statement for `tenant_id` in one round trip (the pipeline's implicit transaction)."""

@@ -29,8 +29,11 @@ from scripts_es.service.steps import (
 SessionFor = Callable[[UUID, UUID], AsyncSession]  # (tenant_id, user_id) -> a tenant session
 
 
-async def run_sql(conn: AsyncConn, steps: SqlSteps) -> Any:
-    """Run a generator of SQL steps to its end inside `conn`'s open transaction."""
+async def run_sql(
+    conn: AsyncConn, steps: SqlSteps, appended: Callable[[AsyncConn], None] | None = None
+) -> Any:
+    """Run a generator of SQL steps to its end inside `conn`'s open transaction; `appended`
+    hears of each statement that appends events."""
     answer: Any = None
     try:
         while True:
@@ -40,6 +43,8 @@ async def run_sql(conn: AsyncConn, steps: SqlSteps) -> Any:
                 answer = await cursor.fetchall()
             else:
                 await conn.execute(request.query, request.params, prepare=True)
+                if request.appends and appended is not None:
+                    appended(conn)
                 answer = None
     except StopIteration as done:
         return done.value
@@ -70,7 +75,10 @@ async def _answer(session: AsyncSession, request: OuterRequest) -> Any:
         await asyncio.sleep(request.seconds)
         return None
     steps = request.steps()
-    return await session.db.in_tenant(session.tenant_id, lambda conn: run_sql(conn, steps))
+    db = session.db  # listeners of the feed wake once the transaction committed
+    return await db.in_tenant(
+        session.tenant_id, lambda conn: run_sql(conn, steps, db.announce_events)
+    )
 
 
 async def operate(db: AsyncDatabase, session_for: SessionFor, steps: Operator) -> Any:

@@ -32,12 +32,17 @@ prune_app = typer.Typer(
 
 @projections_app.command("status")
 def status(ctx: typer.Context, dsn: DsnOption = None, as_json: JsonOption = False) -> None:
-    """Position and lag of the projection runner."""
+    """Position and lag of the projection runner and of the feed's registered consumers, and
+    what holds the feed back, if anything."""
     chosen = settings(ctx, dsn, as_json)
     out = output(chosen)
     with opened(chosen) as module:
         rows = module.projection_status()
-    out.result({"projections": rows}, lambda: views.projection_status(rows))
+        consumers = module.feed().consumers()
+    out.result(
+        {"projections": rows, "feed_consumers": consumers},
+        lambda: views.projection_status(rows, consumers),
+    )
 
 
 @projections_app.command("run")

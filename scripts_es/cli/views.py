@@ -9,6 +9,7 @@ from rich.text import Text
 
 from scripts_es.cli.output import grid, human_bytes, key_values, when
 from scripts_es.reports import (
+    FeedConsumer,
     ProjectionStatus,
     PruneSummary,
     RebuildReport,
@@ -20,21 +21,37 @@ from scripts_es.reports import (
 )
 
 
-def projection_status(rows: list[ProjectionStatus]) -> RenderableType:
-    """Name, position and lag of each projection."""
-    return grid(
+def projection_status(
+    rows: list[ProjectionStatus], consumers: list[FeedConsumer] | None = None
+) -> RenderableType:
+    """Name, feed position and lag of each projection and registered feed consumer; what
+    holds the feed back, if anything."""
+    parts: list[RenderableType] = []
+    if consumers:
+        parts.append(
+            grid(
+                "Feed consumers",
+                ["name", "position", "behind (positions)", "updated"],
+                [(c.name, c.position, _lag(c.behind), when(c.updated_at)) for c in consumers],
+            )
+        )
+    table = grid(
         "Projections",
-        ["name", "position", "lag (events)", "updated"],
+        ["name", "feed position", "lag (events)", "updated"],
         [
             (
                 row.name,
-                row.last_notification_id,
+                row.position,
                 _lag(row.lag_events),
                 when(row.updated_at),
             )
             for row in rows
         ],
     )
+    held = next((row.held_back for row in rows if row.held_back is not None), None)
+    if held is not None:
+        parts.append(Text(f"Held back: {held.describe()}", style="yellow"))
+    return Group(table, *parts) if parts else table
 
 
 def _lag(events: int) -> str:

@@ -75,10 +75,13 @@ class Fetch:
 
 @dataclass(frozen=True)
 class Statement:
-    """A write beyond appending events (a prune's truncation): query text and parameters."""
+    """A write (an append, a prune's truncation): query text and parameters. `appends` marks
+    a statement that appends events, so that the driver wakes the feed's listeners once its
+    transaction committed."""
 
     query: str
     params: dict[str, Any]
+    appends: bool = False
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,9 @@ class UnitOfWork:
         self.drive(transaction.write(self.session, decision, transaction.Attempt()))
 
 
-def run_sql(conn: Conn, steps: SqlSteps) -> Any:
-    """Run a generator of SQL steps to its end inside `conn`'s open transaction."""
+def run_sql(conn: Conn, steps: SqlSteps, appended: Callable[[Conn], None] | None = None) -> Any:
+    """Run a generator of SQL steps to its end inside `conn`'s open transaction; `appended`
+    hears of each statement that appends events."""
     answer: Any = None
     try:
         while True:
@@ -64,6 +65,8 @@ def run_sql(conn: Conn, steps: SqlSteps) -> Any:
                 answer = cursor.fetchall()
             else:
                 conn.execute(request.query, request.params, prepare=True)
+                if request.appends and appended is not None:
+                    appended(conn)
                 answer = None
     except StopIteration as done:
         return done.value
@@ -93,8 +96,8 @@ def _answer(session: Session, request: OuterRequest) -> Any:
             session.db.refresh()
         time.sleep(request.seconds)
         return None
-    with session.transaction() as conn:
-        return run_sql(conn, request.steps())
+    with session.transaction() as conn:  # listeners of the feed wake once it committed
+        return run_sql(conn, request.steps(), session.db.announce_events)
 
 
 def operate(db: Database, session_for: SessionFor, steps: Operator) -> Any:

@@ -165,6 +165,8 @@ def run_pick(
         for statement in statements:
             conn.execute(statement.query, statement.params, prepare=True)
         conn.commit()
+        if done:
+            db.announce_now(conn)
     for run in done:
         cache.put(run)
     return done

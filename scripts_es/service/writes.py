@@ -60,9 +60,12 @@ def append(
     if isinstance(aggregate, Execution):
         return [
             check,
-            Statement(WRITES["write_execution"], {**params, **execution_params(aggregate)}),
+            Statement(
+                WRITES["write_execution"], {**params, **execution_params(aggregate)}, appends=True
+            ),
         ]
-    return [check, Statement(WRITES["write_script"], {**params, **_script_params(aggregate)})]
+    script = {**params, **_script_params(aggregate)}
+    return [check, Statement(WRITES["write_script"], script, appends=True)]
 
 
 def _script_params(script: Script) -> dict[str, Any]:

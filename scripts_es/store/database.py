@@ -30,6 +30,10 @@ MAINT_ROLE = "scripts_es_maint"
 QUERIES = load("scripts_es.store", "queries.sql")
 BEGIN = sql.SQL("BEGIN")
 COMMIT = sql.SQL("COMMIT")
+# After a transaction that appended events: wake the event feed's listeners. A transaction of
+# its own after the COMMIT, in the same pipeline (no extra round trip): NOTIFY inside the
+# write would serialise every writer's commit on the server's notification lock.
+ANNOUNCE = sql.SQL("SELECT pg_notify('scripts_es_feed', '')")
 
 
 class _QuietAbortedPipelines(logging.Filter):
@@ -134,6 +138,7 @@ class Database:
         self.maintenance_dsn = maintenance_dsn or dsn
         self.retries = retries
         self._maintenance_refused: str | None = None  # why maintenance is refused, once known
+        self._announcing: set[int] = set()  # connections whose transaction appended events
         self._app = ConnectionPool(
             dsn,
             min_size=1,
@@ -186,9 +191,23 @@ class Database:
                     conn.execute(QUERIES["set_tenant"], {"tenant_id": str(tenant_id)}, prepare=True)
                     yield conn
                     conn.execute(COMMIT)
+                    if id(conn) in self._announcing:
+                        conn.execute(ANNOUNCE)
             finally:
+                self._announcing.discard(id(conn))
                 if conn.info.transaction_status != TransactionStatus.IDLE:
                     conn.rollback()
+
+    @staticmethod
+    def announce_now(conn: Conn) -> None:
+        """Wake the feed's listeners at once, in a transaction of its own (after a maintenance
+        transaction that appended events committed)."""
+        conn.execute(ANNOUNCE)
+        conn.commit()
+
+    def announce_events(self, conn: Conn) -> None:
+        """Wake the feed's listeners once this tenant transaction has committed."""
+        self._announcing.add(id(conn))
 
     def fetch(self, tenant_id: UUID, query: str, params: Any) -> list[Any]:
         """One statement for `tenant_id` in one round trip: the tenant setting and the query

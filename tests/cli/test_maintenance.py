@@ -178,3 +178,41 @@ def test_progress_is_a_callback_on_a_terminal_and_none_otherwise() -> None:
 def test_json_output_encodes_ids_and_times(capsys: pytest.CaptureFixture[str]) -> None:
     Output(as_json=True).emit({"id": UUID(int=1), "nested": [{"n": 1}]})
     assert capsys.readouterr().out.startswith("{")
+
+
+def test_status_names_the_transaction_that_holds_the_feed_back(
+    run: Any, dsn: str, tenant: TenantSession
+) -> None:
+    with psycopg.connect(dsn) as holder:
+        (xid,) = holder.execute("SELECT pg_current_xact_id()::text").fetchone() or ("",)
+        deadline = time.monotonic() + 60  # older transactions of other tests end first
+        while time.monotonic() < deadline:
+            with psycopg.connect(dsn) as probe:
+                row = probe.execute("SELECT pg_snapshot_xmin(pg_current_snapshot())::text")
+                if (row.fetchone() or ("",))[0] == xid:
+                    break
+            time.sleep(0.01)
+        tenant.handle(c.CreateScript(name="late", content="x", type="one_off"))
+        status = run("projections", "status", "--dsn", dsn, "--json").json()["projections"]
+        held = status[0]["held_back"]
+        assert held["pid"] == holder.info.backend_pid
+        assert held["database"] == holder.info.dbname
+        assert held["waiting_events"] >= 1 and held["held_seconds"] >= 0
+        shown = run("projections", "status", "--dsn", dsn)
+        assert "Held back" in ANSI.sub("", shown.out)
+        assert str(holder.info.backend_pid) in shown.out
+        holder.rollback()
+
+
+def test_status_lists_the_feeds_registered_consumers(run: Any, dsn: str, script: Script) -> None:
+    with psycopg.connect(dsn) as conn:
+        conn.execute(
+            "INSERT INTO scripts_es.feed_tracking (application_name, notification_id) "
+            "VALUES ('host_view', 1)"
+        )
+    status = run("projections", "status", "--dsn", dsn, "--json").json()
+    (consumer,) = status["feed_consumers"]
+    assert consumer["name"] == "host_view" and consumer["position"] == 1
+    assert consumer["behind"] == 6  # 7 events, one of them read
+    shown = run("projections", "status", "--dsn", dsn)
+    assert "Feed consumers" in shown.out and "host_view" in shown.out

@@ -6,6 +6,7 @@ checked without touching this file (the seed check fails loudly if it has no row
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,7 @@ from scripts_es.queries import ScriptFindParams
 from tests.support import pg
 from tests.support.commands import create_command
 from tests.support.fixtures import open_module
+from tests.support.horizon import holding_the_horizon
 from tests.support.raw import raw, table
 
 APP_ROLE = "scripts_es_app"
@@ -83,6 +85,18 @@ def seeded(pg_server: str, pg_template: str) -> Iterator[Seeded]:
     with pg.throwaway_db(pg_server, pg_template) as dsn, open_module(dsn) as module:
         a = seed(module.tenant(uuid4(), uuid4()))
         b = seed(module.tenant(uuid4(), uuid4()))
+        # Feed positions for all of it (another test's transaction may hold the horizon).
+        deadline = time.monotonic() + 60
+        while not all(module.feed(data.id).read(0, 1) for data in (a, b)):
+            assert time.monotonic() < deadline, "the seeded events got no feed positions"
+            time.sleep(0.05)
+        with holding_the_horizon(dsn):  # pruned before the feed reached them: feed_removed
+            for data in (a, b):
+                t = data.session
+                pruned = t.handle(create_command(ScriptType.ONE_OFF))
+                pruned = t.handle(c.UpdateScriptContent(script_id=pruned.id, content="2"))
+                t.scripts.prune_version_history(pruned.id, VersionRetentionPolicy(max_versions=1))
+                data.scripts.append(t.scripts.find_by_id(pruned.id))
         yield Seeded(dsn, module, a, b)
 
 

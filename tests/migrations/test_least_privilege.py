@@ -7,6 +7,7 @@ rows without naming them; maintenance through it fails with a clear PermissionDe
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -131,3 +132,19 @@ def test_an_app_only_login_sees_no_tenant_rows_without_naming_the_tenant(
         for table in ("events", "scripts", "commands", "snapshots", "script_versions"):
             query = sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier("scripts_es", table))
             assert conn.execute(query).fetchone() == (0,), table
+
+
+def test_an_app_only_login_advances_and_reads_its_tenant_feed_and_nothing_else(
+    app_login: str, dsn: str
+) -> None:
+    with ScriptsModule.open(app_login, install=False) as module:
+        mine, other = uuid.uuid4(), uuid.uuid4()
+        for tenant_id in (other, mine):
+            module.tenant(tenant_id, uuid.uuid4()).handle(create_command(ScriptType.ONE_OFF))
+        deadline = time.monotonic() + 60  # other tests' transactions may hold the horizon
+        while not (events := module.feed(mine).read(0, 10)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [e.tenant_id for e in events] == [mine]
+        assert module.feed(mine).last_position() == events[0].position
+        with pytest.raises(PermissionDenied, match="scripts_es_maint"):
+            module.feed().read(0, 10)  # every tenant's feed is maintenance

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import sysconfig
 import tarfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -137,6 +138,14 @@ def test_a_0_1_0_database_with_data_upgrades_with_nothing_lost(
                 "SELECT count(*) FROM scripts_es.executions WHERE queued_at IS NULL"
             ).fetchone()
             assert missing == (0,)
+
+        # Events written by 0.1.0 get feed positions too, densely, in commit order (other
+        # tests' transactions on the server may hold the horizon a while).
+        deadline = time.monotonic() + 60
+        while len(feed := module.feed().read(0, 100_000)) < len(before["events"]):
+            assert time.monotonic() < deadline, "the 0.1.0 events got no feed positions"
+            time.sleep(0.05)
+        assert [e.position for e in feed] == list(range(1, len(before["events"]) + 1))
 
         for command in written["answered"]:  # every stored result replays unchanged
             t = module.tenant(UUID(command["tenant_id"]), UUID(command["user_id"]))
