@@ -1,0 +1,1 @@
+"""A reference FastAPI host app over `AsyncScriptsModule` (see README.md here)."""
