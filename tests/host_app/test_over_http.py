@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from tests.support.fixtures import shared_dsn  # noqa: F401
@@ -84,3 +85,146 @@ def test_missing_or_bad_headers_are_422(http: httpx.Client) -> None:
     assert answer.status_code == 422
     message = "X-Tenant-Id: must be a UUID, not 'nope'"
     assert answer.json() == {"error": "InvalidInput", "message": message}
+
+
+def test_route_dispatch_queues_the_body_and_the_worker_echoes_it(http: httpx.Client) -> None:
+    a = who()
+    owner = created(http, a, hook("/hooks/orders"))
+    answer = http.post("/hooks/orders", json={"order": 7, "items": ["x"]}, headers=a)
+    assert answer.status_code == 202, answer.text
+    queued = answer.json()
+    assert queued["script_id"] == owner["id"]
+    assert queued["input"] == {"order": 7, "items": ["x"]}
+    assert queued["trigger"]["type"] == "api"
+
+    done = wait_for(http, a, queued["id"])
+    assert done["status"] == "completed"
+    assert orjson.loads(done["result"]["output"]) == {"order": 7, "items": ["x"]}
+    listed = http.get(f"/scripts/{owner['id']}/executions", headers=a).json()
+    assert [run["id"] for run in listed] == [queued["id"]]
+
+    # Only the owner's method, only live routes, only the tenant's own.
+    assert http.get("/hooks/orders", headers=a).status_code == 404
+    assert http.post("/hooks/orders", json={}, headers=who()).status_code == 404
+    assert http.post("/hooks/nothing-here", json={}, headers=a).status_code == 404
+    assert http.post("/hooks/orders", content=b"[1]", headers=a).status_code == 422
+    assert http.delete(f"/scripts/{owner['id']}", headers=a).status_code == 204
+    gone = http.post("/hooks/orders", json={}, headers=a)
+    assert gone.status_code == 404
+    assert gone.json()["error"] == "NotFound"
+
+
+def test_idempotency_key_is_the_command_id(http: httpx.Client) -> None:
+    a = who()
+    for key in (str(uuid.uuid4()), "order-42 retry"):  # a UUID as is, any other text hashed
+        first = http.post("/scripts", json=script("once"), headers={**a, "Idempotency-Key": key})
+        again = http.post("/scripts", json=script("once"), headers={**a, "Idempotency-Key": key})
+        assert first.status_code == again.status_code == 201
+        assert first.json() == again.json()
+    names = [s["name"] for s in http.get("/scripts", headers=a).json()]
+    assert names == ["once", "once"]  # one per key
+
+    owner = created(http, a, hook("/hooks/pay"))
+    keyed = {**a, "Idempotency-Key": "pay-1"}
+    runs = [http.post("/hooks/pay", json={"n": 1}, headers=keyed).json() for _ in range(3)]
+    assert len({run["id"] for run in runs}) == 1
+    other = http.post("/hooks/pay", json={"n": 1}, headers={**a, "Idempotency-Key": "pay-2"})
+    assert other.json()["id"] != runs[0]["id"]
+    listed = http.get(f"/scripts/{owner['id']}/executions", headers=a).json()
+    assert len(listed) == 2
+
+    sid = owner["id"]
+    change = {**a, "Idempotency-Key": str(uuid.uuid4())}
+    one = http.patch(f"/scripts/{sid}/content", json={"content": "v2"}, headers=change)
+    two = http.patch(f"/scripts/{sid}/content", json={"content": "v2"}, headers=change)
+    assert one.json() == two.json()
+    assert [v["version"] for v in http.get(f"/scripts/{sid}/history", headers=a).json()] == [1, 2]
+
+    # The same key for another kind of command is a conflict, not a silent replay.
+    reused = http.post(f"/scripts/{sid}/disable", headers=change)
+    assert reused.status_code == 409, reused.text
+    assert reused.json()["error"] == "Conflict"
+
+
+def test_errors_map_to_status_codes(http: httpx.Client) -> None:
+    a = who()
+    first = created(http, a, hook("/hooks/taken"))
+    sid = first["id"]
+
+    taken = http.post("/scripts", json=hook("/hooks/taken"), headers=a)
+    assert taken.status_code == 409
+    assert taken.json() == {
+        "error": "RouteConflict",
+        "message": "route POST /hooks/taken is already taken by another script",
+    }
+    stale = http.patch(
+        f"/scripts/{sid}/content", json={"content": "x", "expected_version": 7}, headers=a
+    )
+    assert stale.status_code == 409
+    assert stale.json()["error"] == "ConcurrencyConflict"
+    unknown = http.get(f"/scripts/{uuid.uuid4()}", headers=a)
+    assert unknown.status_code == 404
+    assert unknown.json()["message"].endswith("not found")
+
+    for body in [
+        script(type="nonsense"),
+        script(name=""),
+        {"name": "x"},
+        script(surprise=1),
+        script("hook", type="http", metadata={"path": "no-slash", "method": "POST"}),
+    ]:
+        answer = http.post("/scripts", json=body, headers=a)
+        assert answer.status_code == 422, (body, answer.text)
+        assert answer.json()["error"] == "InvalidInput"
+    assert http.post("/scripts", content=b"{", headers=a).status_code == 422
+    assert http.get("/scripts", params={"limit": 0}, headers=a).status_code == 422
+    assert http.get("/scripts", params={"sort": "colour:asc"}, headers=a).status_code == 422
+    assert http.get("/scripts", params={"bogus": 1}, headers=a).status_code == 422
+    assert http.get(f"/scripts/{sid}/versions/99", headers=a).status_code == 404
+
+    assert http.post(f"/scripts/{sid}/enable", headers=a).status_code in (200, 409)
+    assert http.post(f"/scripts/{sid}/disable", headers=a).status_code == 200
+    disabled = http.post("/executions", json={"script_id": sid}, headers=a)
+    assert disabled.status_code in (409, 422), disabled.text
+
+
+def test_script_lifecycle_find_and_time_travel(http: httpx.Client) -> None:
+    a = who()
+    one = created(http, a, script("alpha", tags=["red", "blue"], description="first"))
+    created(http, a, script("beta", type="embedded", tags=["red"]))
+    sid = one["id"]
+    assert http.patch(f"/scripts/{sid}/content", json={"content": "print(2)"}, headers=a).is_success
+    details = {"name": "alpha2", "tags": ["green"]}
+    assert http.patch(f"/scripts/{sid}/details", json=details, headers=a).is_success
+    assert http.post(f"/scripts/{sid}/disable", headers=a).json()["is_enabled"] is False
+    assert http.post(f"/scripts/{sid}/enable", headers=a).json()["is_enabled"] is True
+
+    history = http.get(f"/scripts/{sid}/history", headers=a).json()
+    assert [v["version"] for v in history] == [1, 2, 3, 4, 5]
+    past = http.get(f"/scripts/{sid}/versions/1", headers=a).json()
+    assert (past["name"], past["content"]) == ("alpha", "print(1)")
+
+    def names(**params: Any) -> list[str]:
+        answer = http.get("/scripts", params=params, headers=a)
+        assert answer.status_code == 200, answer.text
+        return [s["name"] for s in answer.json()]
+
+    assert names(sort="name:asc") == ["alpha2", "beta"]
+    assert names(sort="name:desc", limit=1) == ["beta"]
+    assert names(type="embedded") == ["beta"]
+    assert names(tags_any="green") == ["alpha2"]
+    assert names(tags_all="red") == ["beta"]
+    assert names(search="alpha") == ["alpha2"]
+    assert names(enabled="true", sort="name") == ["alpha2", "beta"]
+    assert http.get("/scripts", headers=a).headers["X-Total-Count"] == "2"
+
+    run = http.post("/executions", json={"script_id": sid, "queue": False}, headers=a).json()
+    assert run["status"] == "running"
+    done = http.post(
+        f"/executions/{run['id']}/complete",
+        json={"status": "completed", "result": {"output": "fine"}},
+        headers=a,
+    )
+    assert done.json()["status"] == "completed"
+    found = http.get(f"/scripts/{sid}/executions", params={"status": "completed"}, headers=a)
+    assert [r["id"] for r in found.json()] == [run["id"]]
