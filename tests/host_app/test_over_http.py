@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from scripts_es import ScriptsModule
 from tests.support.fixtures import shared_dsn  # noqa: F401
 
 
@@ -228,3 +231,97 @@ def test_script_lifecycle_find_and_time_travel(http: httpx.Client) -> None:
     assert done.json()["status"] == "completed"
     found = http.get(f"/scripts/{sid}/executions", params={"status": "completed"}, headers=a)
     assert [r["id"] for r in found.json()] == [run["id"]]
+
+
+BURST_IN_FLIGHT = 50
+
+
+def test_a_burst_of_concurrent_writes_each_acknowledged_one_present_once(
+    http: httpx.Client, base_url: str, dsn: str
+) -> None:
+    a, b = who(), who()
+    owner = created(http, a, hook("/hooks/burst"))
+    targets = [created(http, a, script(f"target-{i}"))["id"] for i in range(10)]
+    b_hook = created(http, b, hook("/hooks/burst"))  # the same route in another tenant
+
+    requests: list[tuple[str, str, str, dict[str, Any], dict[str, str]]] = []
+    for i in range(200):
+        keyed = {**a, "Idempotency-Key": f"create-{i}"}
+        requests.append(("create", "POST", "/scripts", script(f"burst-{i}"), keyed))
+        if i % 4 == 0:  # a retry of the same request, racing the first
+            requests.append(("create", "POST", "/scripts", script(f"burst-{i}"), keyed))
+    for i in range(200):
+        keyed = {**a, "Idempotency-Key": f"update-{i}"}
+        path = f"/scripts/{targets[i % 10]}/content"
+        requests.append(("update", "PATCH", path, {"content": f"update-{i}"}, keyed))
+    for i in range(200):
+        tenant = b if i % 10 == 0 else a
+        keyed = {**tenant, "Idempotency-Key": f"hook-{i}"}
+        requests.append(("dispatch", "POST", "/hooks/burst", {"i": i}, keyed))
+        if i % 4 == 0:
+            requests.append(("dispatch", "POST", "/hooks/burst", {"i": i}, keyed))
+    assert len(requests) >= 500
+
+    async def burst() -> list[tuple[int, Any]]:
+        gate = asyncio.Semaphore(BURST_IN_FLIGHT)
+        limits = httpx.Limits(max_connections=BURST_IN_FLIGHT)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as client:
+
+            async def send(method: str, path: str, body: Any, headers: Any) -> tuple[int, Any]:
+                async with gate:
+                    answer = await client.request(method, path, json=body, headers=headers)
+                    return answer.status_code, answer.json()
+
+            return await asyncio.gather(*(send(*r[1:]) for r in requests))
+
+    answers = asyncio.run(burst())
+    statuses = Counter(status for status, _ in answers)
+    assert set(statuses) <= {200, 201, 202}, statuses  # every write acknowledged
+
+    acked: dict[str, dict[str, Any]] = {}  # Idempotency-Key -> the answer
+    for request, (_, data) in zip(requests, answers, strict=True):
+        key = request[4]["Idempotency-Key"]
+        if key in acked:  # a retry answers what the first answered
+            assert acked[key] == data, key
+        acked[key] = data
+
+    # Creates: each name once, with the id its answers gave.
+    found = http.get("/scripts", params={"search": "burst-", "limit": 1000}, headers=a).json()
+    by_name = Counter(s["name"] for s in found if s["name"].startswith("burst-"))
+    assert by_name == Counter(f"burst-{i}" for i in range(200))
+    assert {s["id"] for s in found if s["name"].startswith("burst-")} == {
+        acked[f"create-{i}"]["id"] for i in range(200)
+    }
+
+    # Updates: each target's history has one version per acknowledged update, each content once.
+    for n, sid in enumerate(targets):
+        history = http.get(f"/scripts/{sid}/history", headers=a).json()
+        assert [v["version"] for v in history] == list(range(1, 22))
+        contents = Counter(
+            http.get(f"/scripts/{sid}/versions/{v}", headers=a).json()["content"]
+            for v in range(2, 22)
+        )
+        assert contents == Counter(f"update-{i}" for i in range(n, 200, 10))
+
+    # Dispatches: one execution per key, in its own tenant, each completed with its echo.
+    for tenant, hook_id, mine in [
+        (a, owner["id"], [i for i in range(200) if i % 10]),
+        (b, b_hook["id"], [i for i in range(200) if i % 10 == 0]),
+    ]:
+        deadline = time.monotonic() + 30
+        while True:
+            runs = http.get(
+                f"/scripts/{hook_id}/executions", params={"limit": 1000}, headers=tenant
+            ).json()
+            if all(run["status"] == "completed" for run in runs) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert sorted(run["id"] for run in runs) == sorted(acked[f"hook-{i}"]["id"] for i in mine)
+        assert sorted(run["input"]["i"] for run in runs) == mine
+        for run in runs:
+            assert run["status"] == "completed"
+            assert orjson.loads(run["result"]["output"]) == run["input"]
+
+    with ScriptsModule.open(dsn, install=False) as module:
+        report = module.verify_projections()
+        assert report.ok, report
