@@ -182,7 +182,7 @@ class AsyncScriptsModule:
     async def _pick(self, pick: workers.Pick) -> list[Execution]:
         """The same decisions and statements as the blocking driver, in one transaction."""
         async with self.db.maintenance() as conn:
-            select = pick.statement()
+            select = pick.statement(self.settings)
             cursor = await conn.execute(select.query, select.params, prepare=True)
             done, statements = pick.writes(self.store, self.settings, await cursor.fetchall())
             for statement in statements:

@@ -17,6 +17,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
+from projections import decode
+from projections.finders import EXECUTION_COLUMNS
 from scripts_es.domain import Execution, ExecutionStatus
 from scripts_es.domain import execution as execution_fold
 from scripts_es.domain import validation as v
@@ -30,7 +32,13 @@ from scripts_es.settings import Settings
 from scripts_es.store.cache import AggregateCache
 from scripts_es.store.database import QUERIES, Database
 from scripts_es.store.event_store import EventStore
+from scripts_es.store.sql import load_templates, render
 
+_PICKS = load_templates("scripts_es.service", "workers.sql")
+PICK_ROWS = {
+    "pending": render(_PICKS["pick_pending"].format(columns=EXECUTION_COLUMNS)),
+    "lapsed": render(_PICKS["pick_lapsed"].format(columns=EXECUTION_COLUMNS)),
+}
 MAX_BATCH = 1_000  # executions one claim or sweep takes at most
 MAX_LEASE = timedelta(days=7)
 MAX_WORKER = 200  # characters of a worker's name
@@ -74,8 +82,12 @@ class Pick:
     now: datetime
     decide: Decide
 
-    def statement(self) -> Statement:
+    def statement(self, settings: Settings) -> Statement:
+        """What picks the runs: their rows when the read model is inline (current under the
+        row lock), else their events (read after the stream locks were granted)."""
         params = {"due": self.due, "limit": self.limit, "now": self.now}
+        if settings.inline_projections:
+            return Statement(PICK_ROWS[self.due], params)
         return Statement(QUERIES["pick_executions"], params)
 
     def writes(
@@ -84,7 +96,12 @@ class Pick:
         """The picked runs' new states, and the statements that append their events."""
         done: list[Execution] = []
         statements: list[Statement] = []
-        for run in _fold(store, rows):
+        picked = (
+            map(decode.execution_from_row, rows)
+            if settings.inline_projections
+            else _fold(store, rows)
+        )
+        for run in picked:
             changed = self.decide(run)
             if changed is None:
                 continue
@@ -159,7 +176,7 @@ def run_pick(
 ) -> list[Execution]:
     """Pick (and lock), decide, append, commit in one maintenance transaction: two round trips."""
     with db.maintenance_connection() as conn, conn.pipeline():
-        select = pick.statement()
+        select = pick.statement(settings)
         rows = conn.execute(select.query, select.params, prepare=True).fetchall()
         done, statements = pick.writes(store, settings, rows)
         for statement in statements:

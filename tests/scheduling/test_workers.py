@@ -96,3 +96,26 @@ def test_bad_claims_are_refused_clearly(clocked: ScriptsModule) -> None:
         with pytest.raises(InvalidInput) as raised:
             clocked.claim(worker, limit=limit, lease=lease)  # type: ignore[arg-type]
         assert raised.value.field == field
+
+
+def test_without_inline_projections_a_claim_takes_what_the_runner_projected(
+    dsn: str, clock: Clock, tenant_id: UUID, user_id: UUID
+) -> None:
+    clock.now = START
+    with ScriptsModule.open(dsn, install=False, inline_projections=False) as opened:
+        module = opened.with_clock(clock)
+        t = module.tenant(tenant_id, user_id)
+        (queued,) = enqueue(t, clock, 1)
+        assert module.claim("early") == []  # not in the read model yet
+        module.run_projections(once=True)
+        (claimed,) = module.claim("w", lease=30)
+        assert (claimed.id, claimed.worker, claimed.version) == (queued, "w", 2)
+        # The read model still says pending; the events say running: never claimed twice.
+        assert module.claim("again") == []
+        module.run_projections(once=True)
+        assert module.claim("again") == []
+        clock.advance(timedelta(seconds=31))
+        (swept,) = module.sweep()
+        assert swept.status is ExecutionStatus.TIMEOUT
+        module.run_projections(once=True)
+        assert t.executions.find_by_id(queued) == swept
