@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.requests import ClientDisconnect
 
 from scripts_es import errors
 
@@ -32,5 +34,20 @@ async def _handler(request: Request, error: Exception) -> JSONResponse:
     return answer(error)
 
 
+async def _request_handler(request: Request, error: Exception) -> JSONResponse:
+    """FastAPI's own validation (a path parameter that is no UUID), in the same shape."""
+    assert isinstance(error, RequestValidationError)
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"][1:]) or "request"
+    return answer(errors.InvalidInput(field, first["msg"]))
+
+
+async def _gone_handler(request: Request, error: Exception) -> Response:
+    """The client hung up while sending its body: nobody reads this answer, nothing was done."""
+    return Response(status_code=499)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnect, _gone_handler)
     app.add_exception_handler(errors.ScriptsError, _handler)
+    app.add_exception_handler(RequestValidationError, _request_handler)

@@ -6,6 +6,8 @@ answered 422 with the library's message (not FastAPI's).
 
 from __future__ import annotations
 
+import asyncio
+import random
 from typing import Any
 from uuid import UUID
 
@@ -15,12 +17,29 @@ from fastapi.responses import JSONResponse
 
 from examples.host_app.headers import CommandId, Tenant
 from scripts_es import commands as c
-from scripts_es.errors import InvalidInput
+from scripts_es.aio.module import AsyncTenantSession
+from scripts_es.errors import ConcurrencyConflict, InvalidInput
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 
 router = APIRouter()
 
 MULTI = {"tags_any", "tags_all", "sort"}  # query parameters that may repeat
+RETRIES = 5  # of a change that named no expected_version, when another change got in first
+
+
+async def handle(t: AsyncTenantSession, command: c.Command) -> Any:
+    """`t.handle(command)`; a change that did not ask for `expected_version` means "apply to
+    the current state", so when a concurrent change got in first (ConcurrencyConflict:
+    nothing was written) it is tried again on the new state. With `expected_version` the
+    conflict is the answer (409)."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return await t.handle(command)
+        except ConcurrencyConflict:
+            if command.expected_version is not None or attempt == RETRIES:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter
+    raise AssertionError("unreachable")
 
 
 def dump(value: Any, status: int = 200) -> JSONResponse:
@@ -63,7 +82,7 @@ def query_of(request: Request) -> dict[str, Any]:
 async def create_script(request: Request, t: Tenant, key: CommandId) -> JSONResponse:
     body = await body_of(request)
     command = c.CreateScript.parse({**body, "command_id": key})
-    return dump(await t.handle(command), 201)
+    return dump(await handle(t, command), 201)
 
 
 @router.get("/scripts")
@@ -86,7 +105,7 @@ async def _change(
 ) -> JSONResponse:
     body = await body_of(request)
     command = kind.parse({**body, "script_id": script_id, "command_id": key})
-    return dump(await t.handle(command))
+    return dump(await handle(t, command))
 
 
 @router.patch("/scripts/{script_id}/content")
@@ -117,7 +136,7 @@ async def disable(script_id: UUID, request: Request, t: Tenant, key: CommandId) 
 @router.delete("/scripts/{script_id}")
 async def delete(script_id: UUID, request: Request, t: Tenant, key: CommandId) -> Response:
     body = await body_of(request)
-    await t.handle(c.DeleteScript.parse({**body, "script_id": script_id, "command_id": key}))
+    await handle(t, c.DeleteScript.parse({**body, "script_id": script_id, "command_id": key}))
     return Response(status_code=204)
 
 
@@ -154,7 +173,7 @@ async def start_execution(request: Request, t: Tenant, key: CommandId) -> JSONRe
     queue = body.pop("queue", True)
     body.setdefault("trigger", {"type": "api", "triggered_by": str(t.session.user_id)})
     kind = c.EnqueueExecution if queue is not False else c.StartExecution
-    return dump(await t.handle(kind.parse({**body, "command_id": key})), 201)
+    return dump(await handle(t, kind.parse({**body, "command_id": key})), 201)
 
 
 @router.post("/executions/{execution_id}/complete")
@@ -163,7 +182,7 @@ async def complete_execution(
 ) -> JSONResponse:
     body = await body_of(request)
     command = c.CompleteExecution.parse({**body, "execution_id": execution_id, "command_id": key})
-    return dump(await t.handle(command))
+    return dump(await handle(t, command))
 
 
 # -- http scripts: dispatch -----------------------------------------------------------------------
@@ -181,4 +200,4 @@ async def dispatch(path: str, request: Request, t: Tenant, key: CommandId) -> JS
         input=body,
         command_id=key,
     )
-    return dump(await t.handle(command), 202)
+    return dump(await handle(t, command), 202)

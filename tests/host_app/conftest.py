@@ -15,7 +15,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 UVICORN = [sys.executable, "-m", "uvicorn", "examples.host_app.app:app"]
-UVICORN += ["--host", "127.0.0.1", "--log-level", "warning"]
+UVICORN += ["--host", "127.0.0.1", "--log-level", "info", "--no-access-log"]
 
 
 def free_port() -> int:
@@ -26,19 +26,19 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def base_url(dsn: str) -> Iterator[str]:
+def base_url(dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     env = {**os.environ, "SCRIPTS_ES_DSN": dsn}
-    server = subprocess.Popen(
-        [*UVICORN, "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-    )
+    log = tmp_path_factory.mktemp("uvicorn") / "server.log"
+    with log.open("wb") as sink:
+        server = subprocess.Popen(
+            [*UVICORN, "--port", str(port)], cwd=ROOT, env=env, stdout=sink, stderr=sink
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
-            assert server.poll() is None, f"uvicorn exited with {server.returncode}"
+            assert server.poll() is None, log.read_text()
             try:
                 if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
@@ -54,3 +54,9 @@ def base_url(dsn: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+            raise AssertionError("uvicorn did not stop within 10 s of SIGTERM") from None
+    # uvicorn re-raises SIGTERM after a graceful shutdown, so its exit code says nothing: its
+    # log does (the lifespan stopped the worker and closed the module, nothing went wrong).
+    text = log.read_text()
+    assert "Application shutdown complete." in text, text
+    assert "Traceback" not in text and "ERROR" not in text, text
