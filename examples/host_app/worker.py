@@ -39,43 +39,60 @@ class EchoRunner:
 
 
 class Worker:
+    """Runs up to `concurrency` executions at once; claims only as many as it has room for,
+    so claimed runs never wait behind each other for their lease to lapse."""
+
     def __init__(
         self,
         module: AsyncScriptsModule,
         runner: Runner,
         *,
         name: str = "host-app-worker",
-        batch: int = 20,
+        concurrency: int = 20,
         lease: float = 60.0,
         idle: float = 0.05,  # seconds between polls when nothing was pending
         sweep_every: float = 10.0,
+        grace: float = 5.0,  # at stop, how long running runs may take to finish
     ) -> None:
         self.module, self.runner, self.name = module, runner, name
-        self.batch, self.lease, self.idle, self.sweep_every = batch, lease, idle, sweep_every
+        self.concurrency, self.lease, self.idle = concurrency, lease, idle
+        self.sweep_every, self.grace = sweep_every, grace
         self._task: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=self.name)
 
     async def stop(self) -> None:
-        """Stop claiming; runs already claimed and not completed time out with their lease."""
+        """Stop claiming; give running runs `grace` seconds, then cancel them (their claims
+        time out when their lease ends: a later sweep completes them as `timeout`)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._running:
+            _, late = await asyncio.wait(self._running, timeout=self.grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     async def _loop(self) -> None:
         swept = 0.0
         while True:
+            claimed: list[Execution] = []
             try:
                 if time.monotonic() - swept >= self.sweep_every:
-                    await self.module.sweep()
                     swept = time.monotonic()
-                claimed = await self.module.claim(self.name, limit=self.batch, lease=self.lease)
-                await asyncio.gather(*(self._run(run) for run in claimed))
+                    await self.module.sweep()
+                room = self.concurrency - len(self._running)
+                if room > 0:
+                    claimed = await self.module.claim(self.name, limit=room, lease=self.lease)
             except ScriptsError as error:  # e.g. the database is away: wait and try again
                 log.warning("worker: %s", error)
-                claimed = []
+            for run in claimed:
+                task = asyncio.create_task(self._run(run))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
             if not claimed:
                 await asyncio.sleep(self.idle)
 
@@ -90,3 +107,5 @@ class Worker:
             await tenant.handle(command)
         except (InvalidTransition, NotFound) as error:  # swept meanwhile, or pruned
             log.warning("worker: %s not completed: %s", run.id, error)
+        except ScriptsError as error:  # not completed: the sweep times it out after its lease
+            log.error("worker: completing %s failed: %s", run.id, error)
