@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -371,3 +373,6 @@ def test_a_burst_of_concurrent_writes_each_acknowledged_one_present_once(
     with ScriptsModule.open(dsn, install=False) as module:
         report = module.verify_projections()
         assert report.ok, report
+    verify = [sys.executable, "-m", "scripts_es.cli", "projections", "verify", "--dsn", dsn]
+    ran = subprocess.run(verify, capture_output=True, text=True, timeout=60, check=False)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
