@@ -13,8 +13,7 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 
-from scripts_es import AsyncScriptsModule
-from scripts_es.aio.module import AsyncTenantSession
+from scripts_es import AsyncScriptsModule, AsyncTenantSession
 from scripts_es.errors import InvalidInput
 
 # A non-UUID Idempotency-Key becomes uuid5(KEYS, key); command ids are scoped by tenant already.

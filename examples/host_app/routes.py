@@ -16,8 +16,8 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from examples.host_app.headers import CommandId, Tenant
+from scripts_es import AsyncTenantSession
 from scripts_es import commands as c
-from scripts_es.aio.module import AsyncTenantSession
 from scripts_es.errors import ConcurrencyConflict, InvalidInput
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 
