@@ -16,6 +16,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 UVICORN = [sys.executable, "-m", "uvicorn", "examples.host_app.app:app"]
 UVICORN += ["--host", "127.0.0.1", "--log-level", "info", "--no-access-log"]
+# uvicorn closes a keep-alive connection idle for 5 s; a client reusing it at that moment gets
+# a ReadError (seen under load, when the pool leaves some connections idle): longer, here.
+UVICORN += ["--timeout-keep-alive", "60"]
 
 
 def free_port() -> int:

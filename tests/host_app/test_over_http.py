@@ -298,10 +298,10 @@ def test_a_burst_of_concurrent_writes_each_acknowledged_one_present_once(
                         try:
                             answer = await client.request(method, path, json=body, headers=headers)
                             return answer.status_code, answer.json()
-                        except httpx.TransportError:
+                        except httpx.TransportError as error:
                             # No answer: the write is in doubt. What a client does then, with
                             # the same Idempotency-Key: the retry answers what happened.
-                            in_doubt.append(path)
+                            in_doubt.append(f"{method} {path}: {type(error).__name__}")
                             if attempt == 2:
                                 raise
                     raise AssertionError("unreachable")
