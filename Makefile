@@ -20,8 +20,8 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check scripts_es projections tests bench
-	$(VENV)/bin/ruff format --check scripts_es projections tests bench
+	$(VENV)/bin/ruff check scripts_es projections tests bench examples
+	$(VENV)/bin/ruff format --check scripts_es projections tests bench examples
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
