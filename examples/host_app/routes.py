@@ -6,8 +6,6 @@ answered 422 with the library's message (not FastAPI's).
 
 from __future__ import annotations
 
-import asyncio
-import random
 from typing import Any
 from uuid import UUID
 
@@ -18,28 +16,19 @@ from fastapi.responses import JSONResponse
 from examples.host_app.headers import CommandId, Tenant
 from scripts_es import AsyncTenantSession
 from scripts_es import commands as c
-from scripts_es.errors import ConcurrencyConflict, InvalidInput
+from scripts_es.errors import InvalidInput
 from scripts_es.queries import ExecutionFindParams, ScriptFindParams
 
 router = APIRouter()
 
 MULTI = {"tags_any", "tags_all", "sort"}  # query parameters that may repeat
-RETRIES = 5  # of a change that named no expected_version, when another change got in first
 
 
 async def handle(t: AsyncTenantSession, command: c.Command) -> Any:
-    """`t.handle(command)`; a change that did not ask for `expected_version` means "apply to
-    the current state", so when a concurrent change got in first (ConcurrencyConflict:
-    nothing was written) it is tried again on the new state. With `expected_version` the
-    conflict is the answer (409)."""
-    for attempt in range(RETRIES + 1):
-        try:
-            return await t.handle(command)
-        except ConcurrencyConflict:
-            if command.expected_version is not None or attempt == RETRIES:
-                raise
-            await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))  # jitter
-    raise AssertionError("unreachable")
+    """`t.handle(command)`. A change that names no `expected_version` is decided again by the
+    library when a concurrent change got in first; with `expected_version` the conflict is
+    the answer (409)."""
+    return await t.handle(command)
 
 
 def dump(value: Any, status: int = 200) -> JSONResponse:

@@ -53,8 +53,16 @@ class _StaleCache(Exception):
         self.stream_ids = stream_ids
 
 
+MAX_REDECISIONS = 5  # a command that named no expected_version, decided again at most this often
+
+
 def handle(scope: Scope, command: commands.Command) -> Outer:
-    """Apply a command; the same `command_id` twice is applied once, with the same result."""
+    """Apply a command; the same `command_id` twice is applied once, with the same result.
+
+    A command that names no `expected_version` asked for no optimistic concurrency: when a
+    concurrent write moved its stream first, it is decided again on the new state (a few
+    times at most) instead of answering ConcurrencyConflict for a write it never made.
+    """
     if not isinstance(command, commands.Command):
         raise InvalidInput("command", f"not a command: {type(command).__name__}")
     handler = HANDLERS.get(type(command))
@@ -63,16 +71,25 @@ def handle(scope: Scope, command: commands.Command) -> Outer:
     # A prune that failed midway is not repeated behind the caller's back: it reports the
     # failure, and running it again is always safe.
     retried = not isinstance(command, commands.PruneScriptHistory)
-    try:
-        return (yield from run(scope, lambda ctx: handler(command, ctx), command, retried=retried))
-    except _StaleCache as stale:
-        for stream_id in stale.stream_ids:
-            scope.cache.evict(scope.tenant_id, stream_id)
-        return (
-            yield from run(
-                scope, lambda ctx: handler(command, ctx), command, retried=retried, use_cache=False
+    redecided = retried and command.expected_version is None
+    use_cache = True
+    for round_ in range(MAX_REDECISIONS + 1):
+        try:
+            return (
+                yield from run(
+                    scope,
+                    lambda ctx: handler(command, ctx),
+                    command,
+                    retried=retried,
+                    use_cache=use_cache,
+                    redecided=redecided and round_ < MAX_REDECISIONS,
+                )
             )
-        )
+        except _StaleCache as stale:
+            for stream_id in stale.stream_ids:
+                scope.cache.evict(scope.tenant_id, stream_id)
+            use_cache = False
+    raise AssertionError("unreachable: the last round raises its conflict")
 
 
 def save(scope: Scope, decide: Decide, *, retried: bool = True) -> Outer:
@@ -87,9 +104,11 @@ def run(
     *,
     retried: bool = True,
     use_cache: bool = True,
+    redecided: bool = False,
 ) -> Outer:
     """Decide and write in one tenant transaction, retried after a transient failure
-    (unless not `retried`).
+    (unless not `retried`); with `redecided`, an update that lost a race to its stream is
+    decided again (`_StaleCache`) rather than answered with ConcurrencyConflict.
 
     After a failure in doubt (the COMMIT's answer was lost) the next attempt first checks
     whether the previous one committed, and then answers its result instead of writing again.
@@ -114,7 +133,7 @@ def run(
                 replay = yield Transaction(lambda: transaction.replay(scope, recorded))
                 if replay is not None:
                     return replay
-            if tried.cached:
+            if tried.cached or (redecided and _lost_an_update(error, tried.decision)):
                 raise _StaleCache(list(tried.cached)) from None
             raise conflict_for(error, tried.decision) from None
         except ConcurrencyConflict:
@@ -128,6 +147,16 @@ def run(
     if not retried:
         return (yield from attempt(0))
     return (yield from retrying(scope, attempt))
+
+
+def _lost_an_update(error: DuplicateKey | StreamMoved, decision: Decision | None) -> bool:
+    """The write collided because another one moved an existing stream first."""
+    written = decision.saved[0] if decision and decision.saved else None
+    return (
+        isinstance(error, StreamMoved)
+        and written is not None
+        and written.pending_events[0].originator_version > 1
+    )
 
 
 def _committed(scope: Scope, decision: Decision) -> Callable[[], SqlSteps]:
