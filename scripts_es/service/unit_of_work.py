@@ -16,13 +16,11 @@ from typing import Any
 from uuid import UUID
 
 from scripts_es.errors import ScriptsError
-from scripts_es.service import operations, pipeline, transaction
+from scripts_es.service import transaction
 from scripts_es.service.session import Session
 from scripts_es.service.steps import (
-    Aggregate,
     Decision,
     Fetch,
-    Kind,
     Maintenance,
     Operator,
     Outer,
@@ -123,24 +121,3 @@ def operate(db: Database, session_for: SessionFor, steps: Operator) -> Any:
                 answer = drive(sessions[key], request.operation(sessions[key]))
         except ScriptsError as failed:
             error = failed
-
-
-# Blocking shortcuts over the shared steps, kept for callers written before them. New
-# repository calls belong in `operations.py`, so that both drivers have them.
-
-
-def read(session: Session, steps: Callable[[], Steps]) -> Any:
-    """Run read steps in one tenant transaction, retried after a transient failure."""
-    return drive(session, pipeline.read(session, steps))
-
-
-def fetch(session: Session, query: str, params: Any) -> list[Any]:
-    """One read statement in one round trip, retried after a transient failure."""
-    rows: list[Any] = drive(session, pipeline.fetch(session, query, params))
-    return rows
-
-
-def current_state(session: Session, kind: Kind, stream_id: UUID) -> Aggregate | None:
-    """A stream's current state in one round trip (reads never use the command cache)."""
-    state: Aggregate | None = drive(session, operations.current_state(session, kind, stream_id))
-    return state
