@@ -116,23 +116,32 @@ EXECUTION_FIXED = frozenset(
 )
 
 
-def script_params(script: Script, events: Iterable[DomainEvent]) -> dict[str, Any]:
-    """The script's rows as named parameters of the one-statement inline write."""
+def script_rows(
+    script: Script, events: Iterable[DomainEvent], *, tags_changed: bool = True
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The parts of queries.sql that bring the script's rows up to its state (only those its
+    change needs: no tag rows unless `tags_changed`), and their named parameters."""
+    if script.is_deleted:
+        return ("script_remove",), {"tenant_id": script.tenant_id, "id": script.id}
+    params = dict(zip(SCRIPT_FIELDS, script_row(script), strict=True))
     versions = [version_row(e) for e in events if isinstance(e, ScriptEvent)]
-    columns = [list(column) for column in zip(*versions, strict=True)] or [[], [], [], []]
-    return {
-        **dict(zip(SCRIPT_FIELDS, script_row(script), strict=True)),
-        "deleted": script.is_deleted,
-        "v_versions": columns[0],
-        "v_changes": columns[1],
-        "v_at": columns[2],
-        "v_by": columns[3],
-    }
+    parts: tuple[str, ...] = ("script_upsert",)
+    if len(versions) == 1:
+        parts += ("script_version",)
+        params["v_version"], params["v_change"], params["v_at"], params["v_by"] = versions[0]
+    elif versions:
+        parts += ("script_versions",)
+        columns = [list(column) for column in zip(*versions, strict=True)]
+        params["v_versions"], params["v_changes"], params["v_at"], params["v_by"] = columns
+    if tags_changed:
+        parts += ("script_retag",)
+    return parts, params
 
 
-def execution_params(execution: Execution) -> dict[str, Any]:
-    """The execution's row as named parameters of the one-statement inline write."""
-    return dict(zip(EXECUTION_FIELDS, execution_row(execution), strict=True))
+def execution_rows(execution: Execution) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The part of queries.sql that brings the execution's row up to its state, and its
+    named parameters."""
+    return ("execution_upsert",), dict(zip(EXECUTION_FIELDS, execution_row(execution), strict=True))
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Write read-model rows: one statement per stream (live or scratch tables), or COPY in bulk.
 
 The statement parts come from queries.sql, with their column lists from projections/rows.py:
-the inline write of a command embeds the same parts (`rows_part`) after its events.
+the inline write of a command embeds the same parts (`rows_part`) after its events. A stream's
+write takes only the parts its change needs (`projections.rows.script_rows`).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from projections.rows import (
     SCRIPT_FIELDS,
     SCRIPT_FIXED,
     Rows,
-    execution_params,
-    script_params,
+    execution_rows,
+    script_rows,
 )
 from projections.tables import LIVE, Tables
 from scripts_es.domain import Execution, Script
@@ -40,22 +41,32 @@ def _columns(fields: Sequence[str], fixed: frozenset[str], prefix: str) -> dict[
     }
 
 
-def rows_part(kind: str, tables: Tables = LIVE) -> sql.Composed:
-    """The CTEs that write one stream's rows (`script_rows` or `execution_rows`) into `tables`."""
-    return QUERIES[kind].format(
+@cache
+def rows_part(parts: tuple[str, ...], tables: Tables = LIVE) -> sql.Composed:
+    """The CTEs (queries.sql blocks `parts`, in order) that write one stream's rows into
+    `tables`."""
+    columns = {
         **tables.ids(),
         **_columns(SCRIPT_FIELDS, SCRIPT_FIXED, "script"),
         **_columns(EXECUTION_FIELDS, EXECUTION_FIXED, "execution"),
-    )
+    }
+    return sql.SQL(", ").join(QUERIES[part].format(**columns) for part in parts)
 
 
 @cache
-def statements(tables: Tables) -> dict[str, str]:
-    """The runner's statements for `tables`: kind of stream -> rendered SQL."""
-    return {
-        kind: render(QUERIES["project"].format(rows=rows_part(f"{kind}_rows", tables)))
-        for kind in ("script", "execution")
-    }
+def statement(parts: tuple[str, ...], tables: Tables = LIVE) -> str:
+    """The runner's statement for streams whose change needs `parts`, rendered once."""
+    return render(QUERIES["project"].format(rows=rows_part(parts, tables)))
+
+
+def stream_rows(
+    state: Script | Execution, events: Sequence[DomainEvent]
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The parts and parameters that bring one stream's rows up to `state` (the runner does
+    not know which events changed the tags, so it rewrites them)."""
+    if isinstance(state, Execution):
+        return execution_rows(state)
+    return script_rows(state, events, tags_changed=True)
 
 
 def project(
@@ -63,20 +74,18 @@ def project(
     streams: Iterable[tuple[Script | Execution, Sequence[DomainEvent]]],
     tables: Tables = LIVE,
 ) -> None:
-    """Bring each stream's rows up to its state (version rows for `events`), idempotently."""
-    scripts: list[dict[str, Any]] = []
-    executions: list[dict[str, Any]] = []
+    """Bring each stream's rows up to its state (version rows for `events`), idempotently.
+
+    Streams that need the same parts share one statement (executemany); scripts go before
+    executions, so every transaction takes the read-model tables' locks in the one order
+    that rebuild and verify take them (schema.sql)."""
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for state, events in streams:
-        if isinstance(state, Execution):
-            executions.append({**execution_params(state), "project": True})
-        else:
-            scripts.append({**script_params(state, events), "project": True, "tags_changed": True})
-    query = statements(tables)
+        parts, params = stream_rows(state, events)
+        groups.setdefault(parts, []).append(params)
     with conn.cursor() as cur:
-        if scripts:
-            cur.executemany(query["script"], scripts)
-        if executions:
-            cur.executemany(query["execution"], executions)
+        for parts in sorted(groups, key=lambda p: p[0] == "execution_upsert"):
+            cur.executemany(statement(parts, tables), groups[parts])
 
 
 VERSION_COLUMNS = ("tenant_id", "script_id", "version", "change", "updated_at", "updated_by")

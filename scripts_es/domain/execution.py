@@ -105,7 +105,7 @@ class Execution(BaseModel):
             trigger=checked_trigger,
             input=execution_input(input),
         )
-        return fold((event,)).with_pending((event,))
+        return apply(None, event, pending=(event,))
 
     def begin(
         self,
@@ -180,11 +180,18 @@ class Execution(BaseModel):
         return self.model_copy(update={"pending_events": ()}) if self.pending_events else self
 
     def _record(self, event: ExecutionEvent) -> Execution:
-        return apply(self, event).with_pending((event,))
+        return apply(self, event, pending=(*self.pending_events, event))
 
 
-def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
-    """One step of the fold: the state after `event`."""
+def apply(
+    state: Execution | None,
+    event: ExecutionEvent,
+    *,
+    pending: tuple[ExecutionEvent, ...] | None = None,
+) -> Execution:
+    """One step of the fold: the state after `event` (with `pending` as its pending events,
+    in the same copy, when a behaviour records it)."""
+    extra = {} if pending is None else {"pending_events": pending}
     if state is None:
         if not isinstance(event, ExecutionQueued | ExecutionStarted):
             raise InvalidTransition(f"execution {event.originator_id} was never started")
@@ -209,6 +216,7 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
             lease_expires_at=event.lease_expires_at
             if isinstance(event, ExecutionStarted)
             else None,
+            **extra,
         )
     if event.originator_version != state.version + 1:
         raise InvalidTransition(
@@ -222,6 +230,7 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
                 "version": event.originator_version,
                 "worker": event.worker,
                 "lease_expires_at": event.lease_expires_at,
+                **extra,
             }
         )
     if isinstance(event, ExecutionCompleted) and not state.status.is_terminal:
@@ -232,6 +241,7 @@ def apply(state: Execution | None, event: ExecutionEvent) -> Execution:
                 "completed_at": event.timestamp,
                 "duration": event.duration,
                 "version": event.originator_version,
+                **extra,
             }
         )
     raise InvalidTransition(

@@ -99,7 +99,7 @@ class Script(BaseModel):
             metadata=metadata_for(script_type, metadata),
             tags=v.tags(tags),
         )
-        return fold((event,)).with_pending((event,))
+        return apply(None, event, pending=(event,))
 
     # -- behaviours -------------------------------------------------------------------------
 
@@ -192,25 +192,25 @@ class Script(BaseModel):
             timestamp=now_or(at),
             **fields,
         )
-        return apply(self, event).with_pending((event,))
+        return apply(self, event, pending=(*self.pending_events, event))
 
 
 # -- the fold ---------------------------------------------------------------------------------
 
 
-def _touch(state: Script, event: ScriptEvent, **changes: Any) -> Script:
+def _touch(event: ScriptEvent, **changes: Any) -> dict[str, Any]:
     assert event.user_id is not None
-    return state.model_copy(
-        update={
-            "version": event.originator_version,
-            "updated_at": event.timestamp,
-            "updated_by": event.user_id,
-            **changes,
-        }
-    )
+    return {
+        "version": event.originator_version,
+        "updated_at": event.timestamp,
+        "updated_by": event.user_id,
+        **changes,
+    }
 
 
-def _created(state: Script | None, event: ScriptCreated) -> Script:
+def _created(
+    state: Script | None, event: ScriptCreated, pending: tuple[ScriptEvent, ...]
+) -> Script:
     if state is not None:
         raise InvalidTransition(f"script {event.originator_id} already exists")
     assert event.user_id is not None
@@ -229,32 +229,38 @@ def _created(state: Script | None, event: ScriptCreated) -> Script:
         updated_at=event.timestamp,
         created_by=event.user_id,
         updated_by=event.user_id,
+        pending_events=pending,
     )
 
 
-_FOLDS: dict[type[ScriptEvent], Callable[[Script, Any], Script]] = {
-    ScriptContentUpdated: lambda s, e: _touch(s, e, content=e.content),
-    ScriptMetadataChanged: lambda s, e: _touch(s, e, metadata=e.metadata),
-    ScriptDetailsChanged: lambda s, e: _touch(
-        s, e, name=e.name, description=e.description, tags=e.tags
-    ),
-    ScriptEnabled: lambda s, e: _touch(s, e, is_enabled=True),
-    ScriptDisabled: lambda s, e: _touch(s, e, is_enabled=False),
-    ScriptDeleted: lambda s, e: _touch(s, e, is_deleted=True),
+# What each event changes in the state (the fold's one step is one copy with these fields).
+_CHANGES: dict[type[ScriptEvent], Callable[[Any], dict[str, Any]]] = {
+    ScriptContentUpdated: lambda e: _touch(e, content=e.content),
+    ScriptMetadataChanged: lambda e: _touch(e, metadata=e.metadata),
+    ScriptDetailsChanged: lambda e: _touch(e, name=e.name, description=e.description, tags=e.tags),
+    ScriptEnabled: lambda e: _touch(e, is_enabled=True),
+    ScriptDisabled: lambda e: _touch(e, is_enabled=False),
+    ScriptDeleted: lambda e: _touch(e, is_deleted=True),
 }
 
 
-def apply(state: Script | None, event: ScriptEvent) -> Script:
-    """One step of the fold: the state after `event`."""
+def apply(
+    state: Script | None, event: ScriptEvent, *, pending: tuple[ScriptEvent, ...] | None = None
+) -> Script:
+    """One step of the fold: the state after `event` (with `pending` as its pending events,
+    in the same copy, when a behaviour records it)."""
     if isinstance(event, ScriptCreated):
-        return _created(state, event)
+        return _created(state, event, pending or ())
     if state is None:
         raise InvalidTransition(f"script {event.originator_id} has no ScriptCreated event")
     if event.originator_version != state.version + 1:
         raise InvalidTransition(
             f"event version {event.originator_version} does not follow {state.version}"
         )
-    return _FOLDS[type(event)](state, event)
+    changes = _CHANGES[type(event)](event)
+    if pending is not None:
+        changes["pending_events"] = pending
+    return state.model_copy(update=changes)
 
 
 def fold(events: Iterable[ScriptEvent], state: Script | None = None) -> Script:

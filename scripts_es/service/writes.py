@@ -1,17 +1,21 @@
 """What storing a decision writes, as statements: pure (no I/O), shared by every driver.
 
-An append is the stream's head check under its lock, then one statement that appends the
-events, maybe a snapshot, the route changes and (inline projection) the read-model rows.
+An append is the stream's head check under its lock, then one statement composed of the parts
+the change needs (writes.sql, and the read model's parts in projections/queries.sql): its
+events, maybe a snapshot, route and schedule changes, and (inline projection) its rows.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 from uuid import UUID
 
-from projections.rows import execution_params, script_params
+from psycopg import sql
+
+from projections.rows import execution_rows, script_rows
 from projections.writer import rows_part
-from scripts_es.domain import Execution, Script
+from scripts_es.domain import Script
 from scripts_es.domain.events import (
     ScriptCreated,
     ScriptDeleted,
@@ -25,19 +29,19 @@ from scripts_es.store.database import QUERIES
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load_templates, render
 
-_TEMPLATES = load_templates("scripts_es.service", "writes.sql")
-WRITES = {
-    name: render(
-        _TEMPLATES[name].format(
-            append=_TEMPLATES["append"],
-            script_rows=rows_part("script_rows"),
-            execution_rows=rows_part("execution_rows"),
-        )
-    )
-    for name in ("write_script", "write_execution")
-}
+PARTS = load_templates("scripts_es.service", "writes.sql")
 _ROUTE_EVENTS = (ScriptCreated, ScriptMetadataChanged, ScriptDeleted)
 _TAG_EVENTS = (ScriptCreated, ScriptDetailsChanged)
+
+
+@cache
+def write_statement(parts: tuple[str, ...], rows: tuple[str, ...]) -> str:
+    """`WITH` the named parts of writes.sql and the read model's `rows` parts, answering the
+    write's position; rendered once for each combination a change can need."""
+    ctes: list[sql.Composable] = [PARTS[part] for part in parts]
+    if rows:
+        ctes.append(rows_part(rows))
+    return render(sql.SQL("WITH {} {}").format(sql.SQL(", ").join(ctes), PARTS["position"]))
 
 
 def head_check(tenant_id: UUID, stream_id: UUID, head: int) -> Statement:
@@ -54,35 +58,42 @@ def append(
     """The statements that append `aggregate`'s pending events; the last one answers the
     write's position (txid, notification id) in the runner's order."""
     events = aggregate.pending_events
-    params, _ = store.append_params(tenant_id, events, aggregate)
-    params["project"] = project
+    parts, params = store.append_params(tenant_id, events, aggregate)
     check = head_check(tenant_id, aggregate.id, events[0].originator_version - 1)
-    if isinstance(aggregate, Execution):
-        return [
-            check,
-            Statement(
-                WRITES["write_execution"], {**params, **execution_params(aggregate)}, appends=True
-            ),
-        ]
-    script = {**params, **_script_params(aggregate)}
-    return [check, Statement(WRITES["write_script"], script, appends=True)]
+    rows: tuple[str, ...] = ()
+    if isinstance(aggregate, Script):
+        parts += _script_parts(aggregate, params)
+        if project:
+            rows, row_params = script_rows(aggregate, events, tags_changed=_tags_changed(events))
+            params.update(row_params)
+    elif project:
+        rows, row_params = execution_rows(aggregate)
+        params.update(row_params)
+    return [check, Statement(write_statement(parts, rows), params, appends=True)]
 
 
-def _script_params(script: Script) -> dict[str, Any]:
+def _tags_changed(events: Any) -> bool:
+    return any(isinstance(e, _TAG_EVENTS) for e in events)
+
+
+def _script_parts(script: Script, params: dict[str, Any]) -> tuple[str, ...]:
+    """The route and schedule parts the script's change needs, their parameters added."""
     events = script.pending_events
-    route_changed = script.type is ScriptType.HTTP and any(
-        isinstance(e, _ROUTE_EVENTS) for e in events
-    )
-    metadata = script.metadata
-    route = metadata if route_changed and not script.is_deleted else None
-    return {
-        **schedule_params(script, events),
-        **script_params(script, events),
-        "tags_changed": any(isinstance(e, _TAG_EVENTS) for e in events),
-        "route_changed": route_changed,
-        "method": route.method if isinstance(route, HTTPMetadata) else None,
-        "path": route.path if isinstance(route, HTTPMetadata) else None,
-    }
+    parts: tuple[str, ...] = ()
+    if script.type is ScriptType.HTTP and any(isinstance(e, _ROUTE_EVENTS) for e in events):
+        parts += ("route_release",)
+        route = script.metadata
+        if isinstance(route, HTTPMetadata) and not script.is_deleted:
+            parts += ("route_claim",)
+            params["method"], params["path"] = route.method, route.path
+    schedule = schedule_params(script, events)
+    if schedule["schedule_changed"]:
+        if schedule["next_fire_at"] is None:
+            parts += ("unschedule",)
+        else:
+            parts += ("schedule",)
+            params["anchor"], params["next_fire_at"] = schedule["anchor"], schedule["next_fire_at"]
+    return parts
 
 
 def schedule_params(script: Script, events: Any) -> dict[str, Any]:

@@ -1,11 +1,18 @@
--- One statement per change: the events, an optional snapshot, route changes and (when inline
--- projection is on) the read-model rows, all in one round trip inside the tenant transaction.
--- Parts that do not apply are switched off by their WHERE guard. The blocks are templates:
--- {append} is the block below, {script_rows} and {execution_rows} the read model's own
--- statement parts (projections/queries.sql, for the live tables), the same text the runner
--- runs; every value is a bound parameter, built by projections/rows.py and the event store.
+-- One statement per change, composed of the parts it needs (service/writes.py `append`): the
+-- events, a snapshot when one is due, route and schedule changes when the change moves them,
+-- and (inline projection) the read model's own parts (projections/queries.sql, the text the
+-- runner runs too). A content update is the events part and the two read-model parts; no part
+-- runs that its change does not need. Every value is a bound parameter.
 
--- name: append
+-- name: events_one
+appended AS (  -- the common case: one event, no arrays to build or unnest
+    INSERT INTO scripts_es.events
+        (tenant_id, originator_id, originator_version, topic, state, occurred_at)
+    VALUES (%(tenant_id)s, %(id)s, %(event_version)s, %(topic)s, %(state)s, %(occurred)s)
+    RETURNING txid, notification_id
+)
+
+-- name: events_many
 appended AS (
     INSERT INTO scripts_es.events
         (tenant_id, originator_id, originator_version, topic, state, occurred_at)
@@ -13,35 +20,39 @@ appended AS (
     FROM unnest(%(versions)s::bigint[], %(topics)s::text[], %(states)s::bytea[],
                 %(occurred)s::timestamptz[]) AS e(v, t, s, o)
     RETURNING txid, notification_id
-), snapshot AS (
+)
+
+-- name: snapshot
+snapshot AS (
     INSERT INTO scripts_es.snapshots (tenant_id, originator_id, originator_version, topic, state)
-    SELECT %(tenant_id)s, %(id)s, %(snap_version)s, %(snap_topic)s, %(snap_state)s
-    WHERE %(snap_version)s::bigint IS NOT NULL
+    VALUES (%(tenant_id)s, %(id)s, %(snap_version)s, %(snap_topic)s, %(snap_state)s)
     ON CONFLICT (tenant_id, originator_id, originator_version) DO UPDATE SET state = excluded.state
 )
 
--- name: write_script
-WITH {append}, released AS (
-    DELETE FROM scripts_es.script_routes
-    WHERE %(route_changed)s AND tenant_id = %(tenant_id)s AND script_id = %(id)s
-), claimed AS (
+-- name: route_release
+released AS (
+    DELETE FROM scripts_es.script_routes WHERE tenant_id = %(tenant_id)s AND script_id = %(id)s
+)
+
+-- name: route_claim
+claimed AS (
     INSERT INTO scripts_es.script_routes (tenant_id, method, path, script_id)
-    SELECT %(tenant_id)s, %(method)s, %(path)s, %(id)s
-    WHERE %(route_changed)s AND %(method)s::text IS NOT NULL
-), unscheduled AS (  -- a cron schedule (re)starts or ends with the script's change
-    DELETE FROM scripts_es.script_schedules
-    WHERE %(schedule_changed)s AND %(next_fire_at)s::timestamptz IS NULL
-      AND tenant_id = %(tenant_id)s AND script_id = %(id)s
-), scheduled AS (
+    VALUES (%(tenant_id)s, %(method)s, %(path)s, %(id)s)
+)
+
+-- name: unschedule
+unscheduled AS (  -- the script's cron schedule ends with its change
+    DELETE FROM scripts_es.script_schedules WHERE tenant_id = %(tenant_id)s AND script_id = %(id)s
+)
+
+-- name: schedule
+scheduled AS (  -- ... or (re)starts, anchored at the change
     INSERT INTO scripts_es.script_schedules (tenant_id, script_id, anchor, next_fire_at)
-    SELECT %(tenant_id)s, %(id)s, %(anchor)s, %(next_fire_at)s
-    WHERE %(schedule_changed)s AND %(next_fire_at)s::timestamptz IS NOT NULL
+    VALUES (%(tenant_id)s, %(id)s, %(anchor)s, %(next_fire_at)s)
     ON CONFLICT (tenant_id, script_id) DO UPDATE
     SET anchor = excluded.anchor, last_fired_for = NULL, next_fire_at = excluded.next_fire_at
-), {script_rows}
--- Where the change sits in the runner's order, for read-your-writes without inline projection.
-SELECT txid::text::bigint, notification_id FROM appended ORDER BY notification_id DESC LIMIT 1;
+)
 
--- name: write_execution
-WITH {append}, {execution_rows}
-SELECT txid::text::bigint, notification_id FROM appended ORDER BY notification_id DESC LIMIT 1;
+-- name: position
+-- Where the change sits in the runner's order, for read-your-writes without inline projection.
+SELECT txid::text::bigint, notification_id FROM appended ORDER BY notification_id DESC LIMIT 1

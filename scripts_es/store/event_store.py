@@ -90,26 +90,32 @@ class EventStore:
 
     def append_params(
         self, tenant_id: UUID, events: Sequence[DomainEvent], after: Aggregate
-    ) -> tuple[dict[str, Any], list[StoredEvent]]:
-        """Named parameters that append `events` (and maybe a snapshot) in a larger statement."""
-        stored = [self.mapper.to_stored_event(event) for event in events]
+    ) -> tuple[tuple[str, ...], dict[str, Any]]:
+        """The parts of an append (`events_one` or `events_many`, and `snapshot` when one is
+        due) and their named parameters, to compose into a larger statement."""
+        params: dict[str, Any] = {"tenant_id": tenant_id, "id": events[0].originator_id}
+        parts: tuple[str, ...]
+        if len(events) == 1:
+            parts = ("events_one",)
+            (event,) = events
+            params["event_version"] = event.originator_version
+            params["topic"], params["state"] = self.mapper.encode(event)
+            params["occurred"] = event.timestamp
+        else:
+            parts = ("events_many",)
+            encoded = [self.mapper.encode(event) for event in events]
+            params["versions"] = [event.originator_version for event in events]
+            params["topics"] = [topic for topic, _ in encoded]
+            params["states"] = [state for _, state in encoded]
+            params["occurred"] = [event.timestamp for event in events]
         first = events[0].originator_version
         every = self.snapshot_every
-        snap = None
         if every and (first - 1) // every != after.version // every:
             snap = self.mapper.to_snapshot(after.without_pending(), after.version)  # type: ignore[attr-defined]
-        params = {
-            "tenant_id": tenant_id,
-            "id": events[0].originator_id,
-            "versions": [s.originator_version for s in stored],
-            "topics": [s.topic for s in stored],
-            "states": [s.state for s in stored],
-            "occurred": [event.timestamp for event in events],
-            "snap_version": None if snap is None else snap.originator_version,
-            "snap_topic": None if snap is None else snap.topic,
-            "snap_state": None if snap is None else snap.state,
-        }
-        return params, stored
+            parts += ("snapshot",)
+            params["snap_version"] = snap.originator_version
+            params["snap_topic"], params["snap_state"] = snap.topic, snap.state
+        return parts, params
 
     def snapshot_params(self, tenant_id: UUID, state: Aggregate) -> dict[str, Any]:
         """Parameters of `insert_snapshot`: `state` stored whole, so loads start from here."""

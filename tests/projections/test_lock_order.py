@@ -34,8 +34,15 @@ def test_a_rebuild_during_a_runner_batch_that_deletes_a_script_does_not_deadlock
         t.handle(c.UpdateScriptContent(script_id=script.id, content="y"))
         catch_up(module)
         t.handle(c.DeleteScript(script_id=script.id))  # the next batch only deletes
-        live = writer.statements(LIVE)
-        monkeypatch.setitem(live, "script", paused(live["script"]))
+        deleting = writer.statement(("script_remove",), LIVE)
+        real = writer.statement
+        monkeypatch.setattr(
+            writer,
+            "statement",
+            lambda parts, tables=LIVE: (
+                paused(deleting) if parts == ("script_remove",) else real(parts, tables)
+            ),
+        )
 
         errors: list[BaseException] = []
 
