@@ -29,6 +29,7 @@ from eventsourcing.domain import Aggregate, event
 from psycopg.conninfo import conninfo_to_dict
 
 from bench.concurrent import TIMEOUT, _get
+from bench.cpu import CpuMeter
 from bench.server import dedicated_database
 from bench.timing import ratio, summary_ms
 from bench.writers import FILLER, CommandWriter, event_shape
@@ -123,18 +124,29 @@ def calibrate(module: ScriptsModule, dsn: str, library_dsn: str) -> dict[str, in
     return {"payload_bytes": our_bytes, "pad": max(0, our_bytes - unpadded)}
 
 
-def _round(step: Callable[[], None], ops: int) -> float:
+def _round(step: Callable[[], None], ops: int, cpu: CpuMeter) -> float:
+    cpu.start()
     start = time.perf_counter()
     for _ in range(ops):
         step()
-    return ops / (time.perf_counter() - start)
+    rate = ops / (time.perf_counter() - start)
+    cpu.stop()
+    return rate
 
 
 def one_writer(
-    module: ScriptsModule, library_dsn: str, pad: int, *, rounds: int, ops: int, warmup: int
+    module: ScriptsModule,
+    dsn: str,
+    library_dsn: str,
+    pad: int,
+    *,
+    rounds: int,
+    ops: int,
+    warmup: int,
 ) -> dict[str, Any]:
     """Commands per second of one writer ÷ the library's saves per second, round by round."""
     app = PeerApp(env=library_env(library_dsn))
+    cpu = {"scripts_es": CpuMeter(dsn), "eventsourcing": CpuMeter(library_dsn)}
     try:
         writers: dict[str, Any] = {
             "scripts_es": CommandWriter(module, uuid.uuid4(), uuid.uuid4()),
@@ -147,10 +159,12 @@ def one_writer(
         names = list(writers)
         for r in range(rounds):
             for name in names[r % 2 :] + names[: r % 2]:
-                rates[name].append(_round(writers[name].step, ops))
+                rates[name].append(_round(writers[name].step, ops, cpu[name]))
         theirs = stored_bytes(library_dsn, "peerapp_events", writers["eventsourcing"].document.id)
     finally:
         app.close()
+        for meter in cpu.values():
+            meter.close()
     paired = statistics.median(
         a / b for a, b in zip(rates["scripts_es"], rates["eventsourcing"], strict=True)
     )
@@ -162,6 +176,7 @@ def one_writer(
         "rounds": rounds,
         "ops_per_round": ops,
         "rates_per_round": {k: [round(x, 1) for x in v] for k, v in rates.items()},
+        "cpu": {name: meter.per_op_ms(rounds * ops) for name, meter in cpu.items()},
     }
 
 
@@ -169,7 +184,9 @@ def _worker(
     dsn: str, library_dsn: str, tenant_id: UUID, pad: int, warmup: int, orders: Any, results: Any
 ) -> None:
     module = ScriptsModule.open(dsn, install=False, pool_size=2)
-    app = PeerApp(env=library_env(library_dsn))
+    # The parent created the tables; four concurrent CREATE OR REPLACE FUNCTION would collide
+    # ("tuple concurrently updated"), so the workers skip the library's DDL, as we skip ours.
+    app = PeerApp(env={**library_env(library_dsn), "CREATE_TABLE": "no"})
     try:
         writers: dict[str, Any] = {
             "scripts_es": CommandWriter(module, tenant_id, uuid.uuid4()),
@@ -357,7 +374,7 @@ def measure(
     with dedicated_database(dsn) as library_dsn:
         shape = calibrate(module, dsn, library_dsn)
         pad = shape["pad"]
-        one = one_writer(module, library_dsn, pad, rounds=rounds, ops=ops, warmup=warmup)
+        one = one_writer(module, dsn, library_dsn, pad, rounds=rounds, ops=ops, warmup=warmup)
         many = many_writers(
             dsn, library_dsn, pad, rounds=conc_rounds, duration=conc_seconds, warmup=warmup
         )

@@ -121,6 +121,9 @@ def _peer_details(r: dict[str, Any]) -> dict[str, Any]:
     one, many, load = p.get("one_writer", {}), p.get("many_writers", {}), p.get("load", {})
     ms = load.get("latency", {})
 
+    def cpu(side: str, where: str) -> Any:
+        return one.get("cpu", {}).get(side, {}).get(f"{where}_cpu_ms_per_op", "?")
+
     def loads(theirs: str) -> str:
         ours, them = ms.get("scripts_es_2000", {}), ms.get(f"{theirs}_2000", {})
         return (
@@ -133,7 +136,9 @@ def _peer_details(r: dict[str, Any]) -> dict[str, Any]:
         "vs_eventsourcing_1_writer": lambda: (
             f"{one.get('scripts_es_cmd_per_s', '?')} cmd/s vs the library's "
             f"{one.get('eventsourcing_saves_per_s', '?')} saves/s; payload "
-            f"{p.get('payload_bytes', '?')} vs {one.get('eventsourcing_payload_bytes', '?')} B"
+            f"{p.get('payload_bytes', '?')} vs {one.get('eventsourcing_payload_bytes', '?')} B; "
+            f"CPU ms/op client {cpu('scripts_es', 'client')} vs {cpu('eventsourcing', 'client')}"
+            f", server {cpu('scripts_es', 'server')} vs {cpu('eventsourcing', 'server')}"
         ),
         "vs_eventsourcing_4_writers": lambda: (
             f"{many.get('scripts_es_4_writers_cmd_per_s', '?')} cmd/s vs "
