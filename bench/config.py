@@ -30,6 +30,11 @@ class Scale:
     due_reps: int  # due() samples per database and per `until`
     feed_backlog: int  # events the feed catches up with
     feed_seconds: float  # writers run this long while the feed's latency is measured
+    peer_rounds: int  # peers: interleaved rounds of ours and the eventsourcing library, 1 writer
+    peer_ops: int  # commands (saves) per round and side
+    peer_conc_rounds: int  # rounds of 4 writer processes per side, the sides alternating
+    peer_conc_seconds: float
+    peer_load_reps: int  # loads of each 2,000-event stream per side and configuration
 
 
 FULL = Scale(
@@ -56,6 +61,11 @@ FULL = Scale(
     due_reps=2_000,
     feed_backlog=200_000,
     feed_seconds=10.0,
+    peer_rounds=12,
+    peer_ops=200,
+    peer_conc_rounds=6,
+    peer_conc_seconds=4.0,
+    peer_load_reps=300,
 )
 
 QUICK = Scale(
@@ -82,4 +92,9 @@ QUICK = Scale(
     due_reps=600,
     feed_backlog=20_000,
     feed_seconds=4.0,
+    peer_rounds=6,
+    peer_ops=100,
+    peer_conc_rounds=3,
+    peer_conc_seconds=2.0,
+    peer_load_reps=60,
 )

@@ -27,6 +27,10 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "feed_catchup_events_per_s": None,
     "feed_catchup_ratio": (">=", 0.3),
     "feed_latency_p99_ms": ("<=", 50.0),
+    "vs_eventsourcing_1_writer": (">=", 2.0),
+    "vs_eventsourcing_4_writers": (">=", 3.0),
+    "vs_eventsourcing_load_2000": None,
+    "vs_eventsourcing_snapshots_load_2000": None,
 }
 
 
@@ -108,7 +112,44 @@ def _detail(name: str, r: dict[str, Any]) -> str:
             f"{g('feed_latency', 'writers')} writers, LISTEN/NOTIFY (poll 1 s)"
         ),
     }
+    details.update(_peer_details(r))
     return str(details[name]())
+
+
+def _peer_details(r: dict[str, Any]) -> dict[str, Any]:
+    p = r.get("peers", {})
+    one, many, load = p.get("one_writer", {}), p.get("many_writers", {}), p.get("load", {})
+    ms = load.get("latency", {})
+
+    def cpu(side: str, where: str) -> Any:
+        return one.get("cpu", {}).get(side, {}).get(f"{where}_cpu_ms_per_op", "?")
+
+    def loads(theirs: str) -> str:
+        ours, them = ms.get("scripts_es_2000", {}), ms.get(f"{theirs}_2000", {})
+        return (
+            f"p50/p95 ms: theirs {them.get('median_ms', '?')}/{them.get('p95_ms', '?')} vs ours "
+            f"{ours.get('median_ms', '?')}/{ours.get('p95_ms', '?')} (cache off, snapshots "
+            f"every {load.get('snapshot_every', '?')})"
+        )
+
+    return {
+        "vs_eventsourcing_1_writer": lambda: (
+            f"{one.get('scripts_es_cmd_per_s', '?')} cmd/s vs the library's "
+            f"{one.get('eventsourcing_saves_per_s', '?')} saves/s; payload "
+            f"{p.get('payload_bytes', '?')} vs {one.get('eventsourcing_payload_bytes', '?')} B; "
+            f"CPU ms/op client {cpu('scripts_es', 'client')} vs {cpu('eventsourcing', 'client')}"
+            f", server {cpu('scripts_es', 'server')} vs {cpu('eventsourcing', 'server')}"
+        ),
+        "vs_eventsourcing_4_writers": lambda: (
+            f"{many.get('scripts_es_4_writers_cmd_per_s', '?')} cmd/s vs "
+            f"{many.get('eventsourcing_4_writers_saves_per_s', '?')} saves/s, 4 processes each"
+        ),
+        "vs_eventsourcing_load_2000": lambda: loads("eventsourcing") + "; theirs unsnapshotted",
+        "vs_eventsourcing_snapshots_load_2000": lambda: (
+            loads("eventsourcing_snapshots")
+            + f"; theirs snapshot every {load.get('library_snapshotting_interval', '?')}"
+        ),
+    }
 
 
 def _load(r: dict[str, Any], store: str) -> str:

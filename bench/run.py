@@ -10,12 +10,14 @@ from typing import Any
 
 from bench import asynchronous, concurrent, feed, find, load, prune, rebuild, running, seed, writes
 from bench.config import Scale
+from bench.peers import measure as measure_peers
 from bench.server import dedicated_database
 from bench.timing import ratio
 from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
 PHASES = ("writes", "async", "concurrent", "load", "read", "prune", "claim", "due", "feed")
+PHASES += ("peers",)
 
 
 @dataclass
@@ -159,6 +161,26 @@ STEPS["prune"] = _prune
 STEPS["claim"] = _claim
 STEPS["due"] = _due
 STEPS["feed"] = _feed
+
+
+def _peers(r: Run) -> None:
+    """Beside the eventsourcing library's stock PostgreSQL application (its own database)."""
+    s = r.s
+    r.results.update(
+        measure_peers(
+            r.module,
+            r.dsn,
+            rounds=s.peer_rounds,
+            ops=s.peer_ops,
+            warmup=s.write_warmup,
+            conc_rounds=s.peer_conc_rounds,
+            conc_seconds=s.peer_conc_seconds,
+            load_reps=s.peer_load_reps,
+        )
+    )
+
+
+STEPS["peers"] = _peers
 
 
 def run(dsn: str, scale: Scale, only: set[str], results: dict[str, Any]) -> None:
