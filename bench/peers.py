@@ -31,7 +31,7 @@ from psycopg.conninfo import conninfo_to_dict
 from bench.concurrent import TIMEOUT, _get
 from bench.cpu import CpuMeter
 from bench.server import dedicated_database
-from bench.timing import ratio, summary_ms
+from bench.timing import ratio, summary_ms, timed_round
 from bench.writers import FILLER, CommandWriter, event_shape
 from scripts_es import ScriptsModule
 from scripts_es.domain import Script
@@ -124,16 +124,6 @@ def calibrate(module: ScriptsModule, dsn: str, library_dsn: str) -> dict[str, in
     return {"payload_bytes": our_bytes, "pad": max(0, our_bytes - unpadded)}
 
 
-def _round(step: Callable[[], None], ops: int, cpu: CpuMeter) -> float:
-    cpu.start()
-    start = time.perf_counter()
-    for _ in range(ops):
-        step()
-    rate = ops / (time.perf_counter() - start)
-    cpu.stop()
-    return rate
-
-
 def one_writer(
     module: ScriptsModule,
     dsn: str,
@@ -159,7 +149,7 @@ def one_writer(
         names = list(writers)
         for r in range(rounds):
             for name in names[r % 2 :] + names[: r % 2]:
-                rates[name].append(_round(writers[name].step, ops, cpu[name]))
+                rates[name].append(timed_round(writers[name].step, ops, cpu[name]))
         theirs = stored_bytes(library_dsn, "peerapp_events", writers["eventsourcing"].document.id)
     finally:
         app.close()

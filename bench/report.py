@@ -12,6 +12,7 @@ from rich.table import Table
 # figure -> (comparison, target, unit); None: a raw figure without a target.
 TARGETS: dict[str, tuple[str, float] | None] = {
     "command_throughput_ratio": (">=", 0.5),
+    "execution_lifecycle_ratio": (">=", 0.5),
     "async_command_throughput_ratio": (">=", 1.0),
     "concurrent_scaling": (">=", 1.5),
     "load_flatness": ("<=", 2.0),
@@ -52,6 +53,10 @@ def _detail(name: str, r: dict[str, Any]) -> str:
             f"{g('command_throughput', 'raw_insert_tx_per_s')} tx/s; cache off "
             f"{g('command_throughput', 'ratio_cache_off')}, inline off "
             f"{g('command_throughput', 'ratio_inline_off')}"
+        ),
+        "execution_lifecycle_ratio": lambda: (
+            f"{g('execution_lifecycle', 'lifecycles_per_s')} start+complete/s vs raw "
+            f"{g('execution_lifecycle', 'raw_insert_pairs_per_s')} INSERT pairs/s"
         ),
         "async_command_throughput_ratio": lambda: (
             f"{g('async_command_throughput', 'async_8_tasks_cmd_per_s')} cmd/s (8 tasks, one "

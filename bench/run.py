@@ -10,6 +10,7 @@ from typing import Any
 
 from bench import asynchronous, concurrent, feed, find, load, prune, rebuild, running, seed, writes
 from bench.config import Scale
+from bench.lifecycle import measure as measure_lifecycle
 from bench.peers import measure as measure_peers
 from bench.server import dedicated_database
 from bench.timing import ratio
@@ -17,7 +18,7 @@ from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
 PHASES = ("writes", "async", "concurrent", "load", "read", "prune", "claim", "due", "feed")
-PHASES += ("peers",)
+PHASES += ("lifecycle", "peers")
 
 
 @dataclass
@@ -181,6 +182,16 @@ def _peers(r: Run) -> None:
 
 
 STEPS["peers"] = _peers
+
+
+def _lifecycle(r: Run) -> None:
+    s = r.s
+    r.results.update(
+        measure_lifecycle(r.dsn, rounds=s.write_rounds, ops=s.write_ops // 2, warmup=s.write_warmup)
+    )
+
+
+STEPS["lifecycle"] = _lifecycle
 
 
 def run(dsn: str, scale: Scale, only: set[str], results: dict[str, Any]) -> None:

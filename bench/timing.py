@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -33,6 +34,25 @@ def timed(work: Callable[[], object]) -> float:
     start = time.perf_counter()
     work()
     return time.perf_counter() - start
+
+
+def timed_round(
+    step: Callable[[], None], ops: int, cpu: Any, latencies: list[float] | None = None
+) -> float:
+    """Run `ops` steps, metered by `cpu` (a bench.cpu.CpuMeter); operations per second.
+    With `latencies`, each step's latency is recorded there."""
+    cpu.start()
+    start = time.perf_counter()
+    for _ in range(ops):
+        if latencies is None:
+            step()
+            continue
+        t0 = time.perf_counter()
+        step()
+        latencies.append(time.perf_counter() - t0)
+    rate = ops / (time.perf_counter() - start)
+    cpu.stop()
+    return rate
 
 
 def ratio(numerator: float, denominator: float) -> float:

@@ -8,13 +8,11 @@ ratio is the median of the per-round ratios.
 from __future__ import annotations
 
 import statistics
-import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from bench.cpu import CpuMeter
-from bench.timing import ratio, summary_ms
+from bench.timing import ratio, summary_ms, timed_round
 from bench.writers import CommandWriter, RawWriter, event_shape
 from scripts_es import ScriptsModule
 
@@ -23,19 +21,6 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "cache_off": {"cache_size": 0},
     "inline_off": {"inline_projections": False},
 }
-
-
-def _round(step: Callable[[], None], ops: int, latencies: list[float], cpu: CpuMeter) -> float:
-    """Run `ops` steps; returns operations per second and records each step's latency."""
-    cpu.start()
-    start = time.perf_counter()
-    for _ in range(ops):
-        t0 = time.perf_counter()
-        step()
-        latencies.append(time.perf_counter() - t0)
-    rate = ops / (time.perf_counter() - start)
-    cpu.stop()
-    return rate
 
 
 def measure(dsn: str, *, rounds: int, ops: int, warmup: int) -> dict[str, Any]:
@@ -65,7 +50,7 @@ def measure(dsn: str, *, rounds: int, ops: int, warmup: int) -> dict[str, Any]:
         names = list(writers)
         for r in range(rounds):
             for name in names[r % len(names) :] + names[: r % len(names)]:
-                rates[name].append(_round(writers[name].step, ops, latencies[name], cpu[name]))
+                rates[name].append(timed_round(writers[name].step, ops, cpu[name], latencies[name]))
         for meter in cpu.values():
             meter.close()
     finally:
