@@ -93,12 +93,10 @@ CREATE OR REPLACE FUNCTION scripts_es.stream_key(stream_id uuid) RETURNS bigint
     LANGUAGE sql IMMUTABLE PARALLEL SAFE
     AS $$ SELECT hashtextextended(stream_id::text, 0) $$;
 
--- Take the stream's lock, then check that its head (newest version, whatever pruning removed)
--- is expected_head: the optimistic-concurrency check of every append. Pruning deletes events
--- below the horizon, so the events primary key alone cannot tell a stale append from a fresh
--- one. Raises SQLSTATE 'SE409' when the stream has moved. Volatile, so the head is read with a
--- snapshot taken after the lock was granted (READ COMMITTED).
-CREATE OR REPLACE FUNCTION scripts_es.lock_stream_head(
+-- Check that the stream's head (newest version, whatever pruning removed) is expected_head;
+-- raises SQLSTATE 'SE409' when it is not. The caller holds the stream's lock: only then is
+-- the answer still true at commit.
+CREATE OR REPLACE FUNCTION scripts_es.check_stream_head(
     tenant uuid, stream uuid, expected_head bigint
 ) RETURNS void
     LANGUAGE plpgsql VOLATILE
@@ -106,7 +104,6 @@ CREATE OR REPLACE FUNCTION scripts_es.lock_stream_head(
 DECLARE
     head bigint;
 BEGIN
-    PERFORM pg_advisory_xact_lock(scripts_es.stream_key(stream));
     SELECT max(originator_version) INTO head FROM scripts_es.events
     WHERE tenant_id = tenant AND originator_id = stream;
     IF head IS NULL THEN  -- no events: a new stream, or one that retention removed whole
@@ -125,6 +122,18 @@ BEGIN
 END
 $$;
 
+-- Take the stream's lock, then check its head: the optimistic-concurrency check of every
+-- append. Volatile, so the head is read with a snapshot taken after the lock was granted.
+CREATE OR REPLACE FUNCTION scripts_es.lock_stream_head(
+    tenant uuid, stream uuid, expected_head bigint
+) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    AS $$
+BEGIN
+    PERFORM pg_advisory_xact_lock(scripts_es.stream_key(stream));
+    PERFORM scripts_es.check_stream_head(tenant, stream, expected_head);
+END
+$$;
 -- Idempotent commands: a command_id is applied once; its result is kept for replays.
 CREATE TABLE IF NOT EXISTS scripts_es.commands (
     tenant_id   uuid        NOT NULL,
@@ -562,6 +571,8 @@ GRANT USAGE ON SCHEMA scripts_es TO scripts_es_app, scripts_es_maint;
 GRANT EXECUTE ON FUNCTION scripts_es.current_tenant() TO scripts_es_app, scripts_es_maint;
 GRANT EXECUTE ON FUNCTION scripts_es.stream_key(uuid) TO scripts_es_app, scripts_es_maint;
 GRANT EXECUTE ON FUNCTION scripts_es.lock_stream_head(uuid, uuid, bigint)
+    TO scripts_es_app, scripts_es_maint;
+GRANT EXECUTE ON FUNCTION scripts_es.check_stream_head(uuid, uuid, bigint)
     TO scripts_es_app, scripts_es_maint;
 GRANT EXECUTE ON FUNCTION scripts_es.pick_executions(text, int, timestamptz) TO scripts_es_maint;
 GRANT USAGE ON SEQUENCE scripts_es.events_notification_id_seq TO scripts_es_app, scripts_es_maint;

@@ -44,11 +44,16 @@ def live_script(script_id: UUID, *, cached: bool, expected: int | None = None) -
     return loaded.state
 
 
-def runnable_script(script_id: UUID) -> Steps:
+def runnable_script(script_id: UUID, *, cached: bool = False) -> Steps:
     """The script an execution starts from, held (shared) until commit so that a concurrent
-    disable or delete lands before or after: live and enabled, else NotFound/InvalidTransition."""
+    disable or delete lands before or after: live and enabled, else NotFound/InvalidTransition.
+
+    With `cached`, the command cache may answer: the version it has is checked under the
+    hold before commit (a moved script is loaded and the command decided again)."""
     yield Hold(script_id, shared=True)
-    script: Script = yield from live_script(script_id, cached=False)
+    script: Script = yield from live_script(script_id, cached=cached)
+    if cached and not script.is_enabled:  # a refusal is never decided on a cached state
+        script = yield from live_script(script_id, cached=False)
     if not script.is_enabled:
         raise InvalidTransition(f"script {script.id} is disabled and cannot run")
     return script
@@ -107,7 +112,7 @@ def change_script(cmd: commands.ScriptCommand, ctx: Context) -> Steps:
 
 def start_execution(cmd: commands.StartExecution, ctx: Context) -> Steps:
     # expected_version, if given, is the script version the caller means to run.
-    script: Script = yield from runnable_script(cmd.script_id)
+    script: Script = yield from runnable_script(cmd.script_id, cached=ctx.use_cache)
     expect(script, cmd.expected_version)
     opener = Execution.enqueue if isinstance(cmd, commands.EnqueueExecution) else Execution.start
     started = opener(

@@ -44,8 +44,9 @@ class Hold:
 class Load:
     """A stream's state (None if it has no events), optionally as it was at `upto`.
 
-    `cached` lets the driver answer from the command cache: only for the aggregate the
-    command goes on to write, whose append checks the stream's head.
+    `cached` lets the driver answer from the command cache: the stream's head is checked
+    against the cached version before commit (by the append that writes it, or under the
+    transaction's hold of it, or under its lock), and a moved stream is decided again.
     """
 
     kind: Kind

@@ -52,6 +52,7 @@ class Attempt:
     position of its write (inline projection off), kept for the pipeline after the attempt."""
 
     cached: dict[UUID, Aggregate] = field(default_factory=dict)
+    held: set[UUID] = field(default_factory=set)  # streams this transaction holds
     decision: Decision | None = None
     position: Position | None = None
 
@@ -72,6 +73,7 @@ def answered(
         elif isinstance(request, Hold):
             query = "share_streams" if request.shared else "hold_streams"
             answer = yield Statement(QUERIES[query], {"ids": [request.stream_id]})
+            attempt.held.add(request.stream_id)
         else:
             answer = yield request
 
@@ -83,6 +85,8 @@ def load(scope: Scope, request: Load, attempt: Attempt) -> SqlSteps:
         if state is not None:
             attempt.cached[request.stream_id] = state
             return Loaded(state, None)
+    if request.upto is None:  # loaded now: nothing to check before commit
+        attempt.cached.pop(request.stream_id, None)
     params = scope.store.load_params(scope.tenant_id, request.stream_id, request.upto)
     rows = yield Fetch(QUERIES["load_stream"], params, prepare=True)
     loaded = scope.store.fold_rows(request.stream_id, rows, FOLDS[request.kind])
@@ -108,9 +112,12 @@ def write(scope: Scope, decision: Decision, attempt: Attempt) -> SqlSteps:
             attempt.position = (txid, notification_id)
     for stream_id, state in attempt.cached.items():
         if stream_id not in written:
-            # A no-op decided on a cached state stands only if the stream has not moved
-            # since: checked here, before anything is recorded under the command_id.
-            yield writes.head_check(scope.tenant_id, stream_id, state.version)
+            # A decision on a cached state it does not write (a no-op, the script an
+            # execution starts from) stands only if the stream has not moved since: checked
+            # here, before anything is recorded under the command_id; under the hold it
+            # already has, or else under the stream's lock.
+            held = stream_id in attempt.held
+            yield writes.head_check(scope.tenant_id, stream_id, state.version, held=held)
     for state in decision.snapshots:
         yield writes.snapshot(scope.store, scope.tenant_id, state)
     yield from decision.statements

@@ -44,12 +44,12 @@ def write_statement(parts: tuple[str, ...], rows: tuple[str, ...]) -> str:
     return render(sql.SQL("WITH {} {}").format(sql.SQL(", ").join(ctes), PARTS["position"]))
 
 
-def head_check(tenant_id: UUID, stream_id: UUID, head: int) -> Statement:
-    """Hold the stream until commit and refuse the write (StreamMoved) unless its head is
-    `head`: pruning removes old events, so the events primary key alone cannot tell."""
-    return Statement(
-        QUERIES["lock_stream_head"], {"tenant_id": tenant_id, "id": stream_id, "head": head}
-    )
+def head_check(tenant_id: UUID, stream_id: UUID, head: int, *, held: bool = False) -> Statement:
+    """Hold the stream until commit (unless the transaction already `held` it) and refuse the
+    write (StreamMoved) unless its head is `head`: pruning removes old events, so the events
+    primary key alone cannot tell."""
+    query = QUERIES["check_stream_head" if held else "lock_stream_head"]
+    return Statement(query, {"tenant_id": tenant_id, "id": stream_id, "head": head})
 
 
 def append(

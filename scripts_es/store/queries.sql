@@ -48,6 +48,10 @@ ORDER BY 2, 1 DESC;
 -- checks its head first: see scripts_es.lock_stream_head in schema.sql for the lock order.
 SELECT scripts_es.lock_stream_head(%(tenant_id)s, %(id)s, %(head)s);
 
+-- name: check_stream_head
+-- A stream this transaction already holds: is its head still the version a cached state has?
+SELECT scripts_es.check_stream_head(%(tenant_id)s, %(id)s, %(head)s);
+
 -- name: hold_streams
 -- Exclusive per-stream locks (a prune holds its script), taken in id order.
 SELECT pg_advisory_xact_lock(scripts_es.stream_key(id))
