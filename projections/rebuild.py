@@ -20,6 +20,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from projections import schedules
+from projections.decode import stored_event
 from projections.rows import Rows
 from projections.runner import project_streams
 from projections.streams import fold_stream
@@ -95,9 +96,7 @@ def _streams(
                 if current is not None:
                     yield seeds.get(current), events
                 current, events = key, []
-            events.append(
-                store.mapper.to_domain_event(StoredEvent(stream_id, version, topic, bytes(state)))
-            )
+            events.append(stored_event(store.mapper, stream_id, version, topic, bytes(state)))
     if current is not None:
         yield seeds.get(current), events
 
