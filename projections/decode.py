@@ -116,7 +116,7 @@ def _uuid(value: Any) -> UUID:
 
 @lru_cache(maxsize=1024)  # tenants and users recur in every event
 def _cached_uuid(value: str) -> UUID:
-    return _parse_uuid(value)  # type: ignore[no-any-return]
+    return _parse_uuid(value)
 
 
 def _optional(convert: Convert) -> Convert:
@@ -142,7 +142,7 @@ def _converter(annotation: Any) -> Convert | None:
         item = _converter(get_args(annotation)[0])
         if item is None:
             return tuple
-        return lambda values: tuple(map(item, values))  # type: ignore[arg-type]
+        return lambda values: tuple(map(item, values))
     if origin is Annotated:
         return _discriminated(annotation) or TypeAdapter(annotation).validate_python
     if origin in (Union, types.UnionType):
@@ -152,7 +152,7 @@ def _converter(annotation: Any) -> Convert | None:
             convert = _converter(inner)
             if convert is None:
                 return None
-            return lambda value: None if value is None else convert(value)  # type: ignore[misc]
+            return lambda value: None if value is None else convert(value)
     # Anything else (durations, values checked as a whole): pydantic's own validation.
     return TypeAdapter(annotation).validate_python
 
@@ -219,7 +219,8 @@ def stored_event(
             payload = upcast(cls, mapper.transcoder.decode(state))
             payload["originator_id"] = stream_id
             payload["originator_version"] = version
-            return build(payload)
+            built: DomainEvent = build(payload)
+            return built
         except (_Untrusted, ValueError, TypeError, KeyError):
             pass
     event: DomainEvent = mapper.to_domain_event(StoredEvent(stream_id, version, topic, state))
