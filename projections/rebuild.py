@@ -25,7 +25,7 @@ from projections.decode import stored_event
 from projections.rows import Rows
 from projections.runner import project_streams
 from projections.streams import fold_stream
-from projections.tables import LIVE, SCRATCH, Tables
+from projections.tables import LIVE, SCRATCH, SUCCESSORS, Tables
 from projections.writer import ColumnTypes, copy
 from scripts_es.domain import validation
 from scripts_es.domain.events import DomainEvent
@@ -47,8 +47,8 @@ def _ids(tables: Tables = SCRATCH) -> dict[str, sql.Composable]:
     return {**tables.ids(), **live, **names}
 
 
-def _q(name: str, **extra: sql.Composable) -> sql.Composed:
-    return QUERIES[name].format(**_ids(), **extra)
+def _q(name: str, tables: Tables = SCRATCH, **extra: sql.Composable) -> sql.Composed:
+    return QUERIES[name].format(**_ids(tables), **extra)
 
 
 @contextmanager
@@ -71,10 +71,10 @@ def swap_owner(conn: Any) -> str | None:
     return str(owner) if allowed else None
 
 
-def _successor_ddl(conn: Any, phase: str) -> list[tuple[str, str]]:
+def _successor_ddl(conn: Any, tables: Tables, phase: str) -> list[tuple[str, str]]:
     """Run the catalog's statements for `phase`; returns (temporary, live) index names."""
     renames = []
-    params = {"live": list(LIVE.all()), "scratch": list(SCRATCH.all()), "phase": phase}
+    params = {"live": list(LIVE.all()), "scratch": list(tables.all()), "phase": phase}
     for statement, temporary, name in conn.execute(QUERIES["successor_ddl"], params).fetchall():
         conn.execute(statement)
         if temporary is not None:
@@ -88,9 +88,11 @@ def build_scratch(
     tenant_id: UUID | None,
     progress: Progress | None,
     owner: str | None = None,
-) -> tuple[str, dict[str, int], list[tuple[str, str]]]:
+) -> tuple[str, dict[str, int], Tables, list[tuple[str, str]]]:
     """Phase 1: scratch tables holding the read model as of one snapshot; returns it, the
-    counts, and (with `owner`: successors of the live tables, indexed) the index renames."""
+    counts, the tables (with `owner`: successors of the live tables, indexed) and the renames
+    of their indexes."""
+    tables = SCRATCH if owner is None else SUCCESSORS
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     counts = {"events": 0, "streams": 0}
     params = {"tenant_id": tenant_id}
@@ -100,11 +102,11 @@ def build_scratch(
             conn.execute(_q("create_scratch"))
         else:
             with _as(conn, owner):
-                conn.execute(_q("create_successors"))
-                _successor_ddl(conn, "before")
+                conn.execute(_q("create_successors", tables))
+                _successor_ddl(conn, tables, "before")
         types: ColumnTypes = {}
         for table, column, oid in conn.execute(
-            QUERIES["column_types"], {"tables": list(SCRATCH.all())}
+            QUERIES["column_types"], {"tables": list(tables.all())}
         ):
             types.setdefault(table, {})[column] = oid
         total = one(conn.execute(QUERIES["count_events"], params))[0]
@@ -119,21 +121,21 @@ def build_scratch(
             counts["events"] += len(events)
             counts["streams"] += 1
             if len(rows) >= FLUSH_ROWS:
-                copy(conn, rows, SCRATCH, types)
+                copy(conn, rows, tables, types)
                 rows = Rows()
                 if progress:
                     progress(counts["events"], total)
-        copy(conn, rows, SCRATCH, types)
+        copy(conn, rows, tables, types)
         if progress:
             progress(counts["events"], total)
         if owner is None:
-            renames = _successor_ddl(conn, "keys")
+            renames = _successor_ddl(conn, tables, "keys")
         else:
             with _as(conn, owner):
-                renames = _successor_ddl(conn, "after")
-                conn.execute(_q("analyze_scratch"))
+                renames = _successor_ddl(conn, tables, "after")
+                conn.execute(_q("analyze_scratch", tables))
     conn.isolation_level = None
-    return snapshot, counts, renames
+    return snapshot, counts, tables, renames
 
 
 def _streams(
@@ -157,7 +159,12 @@ def _streams(
 
 
 def catch_up(
-    conn: Any, store: EventStore, snapshot: str, tenant_id: UUID | None, lock: str = "lock_live"
+    conn: Any,
+    store: EventStore,
+    snapshot: str,
+    tenant_id: UUID | None,
+    tables: Tables = SCRATCH,
+    lock: str = "lock_live",
 ) -> None:
     """Phase 2 start: under the lock, bring the scratch tables up to now."""
     conn.execute(_q(lock))
@@ -165,8 +172,8 @@ def catch_up(
         QUERIES["late_events"], {"snapshot": snapshot, "tenant_id": tenant_id}
     ).fetchall()
     if late:
-        project_streams(conn, store, late, SCRATCH)
-    conn.execute(_q("drop_pruned"))
+        project_streams(conn, store, late, tables)
+    conn.execute(_q("drop_pruned", tables))
 
 
 def rebuild(
@@ -181,22 +188,22 @@ def rebuild(
     started = time.perf_counter()
     with db.maintenance_connection() as conn:
         owner = swap_owner(conn) if tenant_id is None else None
-        snapshot, counts, renames = build_scratch(conn, store, tenant_id, progress, owner)
+        snapshot, counts, tables, renames = build_scratch(conn, store, tenant_id, progress, owner)
         with conn.transaction():
             params = {"tenant_id": tenant_id}
             if owner is None:
                 catch_up(conn, store, snapshot, tenant_id)
-                sizes = _sizes(conn)
+                sizes = _sizes(conn, tables)
                 conn.execute(_q("clear_live_executions"), params)
                 conn.execute(_q("clear_live_scripts"), params)
                 conn.execute(_q("fill_live"))
                 conn.execute(_q("drop_scratch"))
             else:
-                catch_up(conn, store, snapshot, tenant_id, "lock_live_exclusive")
-                sizes = _sizes(conn)
+                catch_up(conn, store, snapshot, tenant_id, tables, "lock_live_exclusive")
+                sizes = _sizes(conn, tables)
                 with _as(conn, owner):
                     conn.execute(_q("drop_live"))
-                    conn.execute(_q("rename_successors"))
+                    conn.execute(_q("rename_successors", tables))
                     for temporary, name in renames:
                         conn.execute(
                             _q(
@@ -217,10 +224,10 @@ def rebuild(
     )
 
 
-def _sizes(conn: Any) -> dict[str, int]:
+def _sizes(conn: Any, tables: Tables) -> dict[str, int]:
     return {
         name: one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
-        for name, table in SCRATCH.ids().items()
+        for name, table in tables.ids().items()
     }
 
 
@@ -235,7 +242,7 @@ def verify(
     validation.tenant_filter(tenant_id)
     drifts: list[TableDrift] = []
     with db.maintenance_connection() as conn:
-        snapshot, _, _ = build_scratch(conn, store, tenant_id, progress)
+        snapshot, _, _, _ = build_scratch(conn, store, tenant_id, progress)
         with conn.transaction():
             catch_up(conn, store, snapshot, tenant_id)
             params = {"tenant_id": tenant_id}

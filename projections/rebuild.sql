@@ -42,14 +42,14 @@ WHERE n.nspname = 'scripts_es' AND c.relname = ANY(%(tables)s::text[])
 -- policies, triggers), or only the primary `keys` (verify's catch-up upserts on them).
 -- Rows: the statement, and for an index its temporary and its live name.
 WITH m AS (
-    SELECT c.oid, format('scripts_es.%%I', m.scratch) AS successor, c.relacl, c.relowner,
-           c.reloptions, c.relrowsecurity, c.relforcerowsecurity, m.n
+    SELECT c.oid, m.scratch, format('scripts_es.%%I', m.scratch) AS successor, c.relacl,
+           c.relowner, c.reloptions, c.relrowsecurity, c.relforcerowsecurity, m.n
     FROM unnest(%(live)s::text[], %(scratch)s::text[]) WITH ORDINALITY AS m(live, scratch, n)
     JOIN pg_class c ON c.relname = m.live
     JOIN pg_namespace ns ON ns.oid = c.relnamespace AND ns.nspname = 'scripts_es'
 ), idx AS (
     SELECT m.*, i.indexrelid, i.indisprimary, ic.relname::text AS index_name,
-           'rebuild_' || i.indexrelid AS temporary
+           left(m.scratch, 40) || '_' || i.indexrelid AS temporary
     FROM m JOIN pg_index i ON i.indrelid = m.oid JOIN pg_class ic ON ic.oid = i.indexrelid
     WHERE %(phase)s = 'after' OR (%(phase)s = 'keys' AND i.indisprimary)
 )

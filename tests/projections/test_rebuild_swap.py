@@ -13,13 +13,13 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from pydantic import ValidationError
 
-from projections import decode
+from projections import decode, rebuild
 from scripts_es import ScriptsModule
 from scripts_es.store import migrations
 from scripts_es.store.mapper import PydanticMapper
 from tests.migrations.catalog import catalog, differences
 from tests.projections.support import Workload, assert_rebuild_reproduces_live_tables
-from tests.support.raw import dump_read_model
+from tests.support.raw import dump_read_model, scratch_tables_left
 
 
 def populated(module: ScriptsModule, steps: int = 120, seed: int = 7) -> Workload:
@@ -157,3 +157,18 @@ def test_a_rebuild_leaves_the_rows_the_runner_wrote(module: ScriptsModule, dsn: 
     live = dump_read_model(dsn)
     module.rebuild_projections()
     assert dump_read_model(dsn) == live
+
+
+def test_successors_left_by_a_crash_between_the_phases_stop_neither_verify_nor_rebuild(
+    module: ScriptsModule, dsn: str
+) -> None:
+    populated(module, steps=30)
+    with module.db.maintenance_connection() as conn:
+        owner = rebuild.swap_owner(conn)
+        assert owner is not None
+        rebuild.build_scratch(conn, module.store, None, None, owner)  # phase 1 only
+    assert any("successor" in name for name in scratch_tables_left(dsn))
+    assert module.verify_projections().ok
+    module.rebuild_projections()
+    assert scratch_tables_left(dsn) == []
+    assert module.verify_projections().ok
