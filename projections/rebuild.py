@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -20,15 +21,16 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from projections import schedules
+from projections.decode import stored_event
 from projections.rows import Rows
 from projections.runner import project_streams
 from projections.streams import fold_stream
-from projections.tables import LIVE, SCRATCH, Tables
-from projections.writer import copy
+from projections.tables import LIVE, SCRATCH, SUCCESSORS, Tables
+from projections.writer import ColumnTypes, copy
 from scripts_es.domain import validation
 from scripts_es.domain.events import DomainEvent
 from scripts_es.reports import RebuildReport, TableDrift, VerifyReport
-from scripts_es.store.database import Database
+from scripts_es.store.database import MAINT_ROLE, Database
 from scripts_es.store.event_store import EventStore
 from scripts_es.store.sql import load_templates, one
 
@@ -39,23 +41,74 @@ FLUSH_ROWS = 5_000
 
 def _ids(tables: Tables = SCRATCH) -> dict[str, sql.Composable]:
     live = {f"live_{k}": v for k, v in LIVE.ids().items()}
-    return {**tables.ids(), **live}
+    names = {
+        f"live_{k}_name": sql.Identifier(v) for k, v in zip(LIVE.ids(), LIVE.all(), strict=True)
+    }
+    return {**tables.ids(), **live, **names}
 
 
-def _q(name: str, **extra: sql.Composable) -> sql.Composed:
-    return QUERIES[name].format(**_ids(), **extra)
+def _q(name: str, tables: Tables = SCRATCH, **extra: sql.Composable) -> sql.Composed:
+    return QUERIES[name].format(**_ids(tables), **extra)
+
+
+@contextmanager
+def _as(conn: Any, role: str | None) -> Iterator[None]:
+    """Within the transaction, act as `role` (the tables' owner, for their DDL), then go back
+    to the maintenance role; without a role, stay as it is."""
+    if role is None:
+        yield
+        return
+    conn.execute(_q("set_role", role=sql.Identifier(role)))
+    yield
+    conn.execute(_q("set_role", role=sql.Identifier(MAINT_ROLE)))
+
+
+def swap_owner(conn: Any) -> str | None:
+    """The live tables' owner when this login may act as it (a full rebuild then swaps whole
+    tables in), else None (it re-inserts the rows, as a per-tenant rebuild does)."""
+    owner, allowed = one(conn.execute(QUERIES["owner"], {"live": list(LIVE.all())}))
+    conn.rollback()
+    return str(owner) if allowed else None
+
+
+def _successor_ddl(conn: Any, tables: Tables, phase: str) -> list[tuple[str, str]]:
+    """Run the catalog's statements for `phase`; returns (temporary, live) index names."""
+    renames = []
+    params = {"live": list(LIVE.all()), "scratch": list(tables.all()), "phase": phase}
+    for statement, temporary, name in conn.execute(QUERIES["successor_ddl"], params).fetchall():
+        conn.execute(statement)
+        if temporary is not None:
+            renames.append((temporary, name))
+    return renames
 
 
 def build_scratch(
-    conn: Any, store: EventStore, tenant_id: UUID | None, progress: Progress | None
-) -> tuple[str, dict[str, int]]:
-    """Phase 1: scratch tables holding the read model as of one snapshot; returns it."""
+    conn: Any,
+    store: EventStore,
+    tenant_id: UUID | None,
+    progress: Progress | None,
+    owner: str | None = None,
+) -> tuple[str, dict[str, int], Tables, list[tuple[str, str]]]:
+    """Phase 1: scratch tables holding the read model as of one snapshot; returns it, the
+    counts, the tables (with `owner`: successors of the live tables, indexed) and the renames
+    of their indexes."""
+    tables = SCRATCH if owner is None else SUCCESSORS
     conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     counts = {"events": 0, "streams": 0}
     params = {"tenant_id": tenant_id}
     with conn.transaction():
         snapshot = one(conn.execute(QUERIES["snapshot"]))[0]
-        conn.execute(_q("create_scratch"))
+        if owner is None:
+            conn.execute(_q("create_scratch"))
+        else:
+            with _as(conn, owner):
+                conn.execute(_q("create_successors", tables))
+                _successor_ddl(conn, tables, "before")
+        types: ColumnTypes = {}
+        for table, column, oid in conn.execute(
+            QUERIES["column_types"], {"tables": list(tables.all())}
+        ):
+            types.setdefault(table, {})[column] = oid
         total = one(conn.execute(QUERIES["count_events"], params))[0]
         seeds = {
             (t, i): store.mapper.from_snapshot(StoredEvent(i, v, topic, bytes(state)))
@@ -68,16 +121,21 @@ def build_scratch(
             counts["events"] += len(events)
             counts["streams"] += 1
             if len(rows) >= FLUSH_ROWS:
-                copy(conn, rows, SCRATCH)
+                copy(conn, rows, tables, types)
                 rows = Rows()
                 if progress:
                     progress(counts["events"], total)
-        copy(conn, rows, SCRATCH)
+        copy(conn, rows, tables, types)
         if progress:
             progress(counts["events"], total)
-        conn.execute(_q("index_scratch"))
+        if owner is None:
+            renames = _successor_ddl(conn, tables, "keys")
+        else:
+            with _as(conn, owner):
+                renames = _successor_ddl(conn, tables, "after")
+                conn.execute(_q("analyze_scratch", tables))
     conn.isolation_level = None
-    return snapshot, counts
+    return snapshot, counts, tables, renames
 
 
 def _streams(
@@ -95,22 +153,27 @@ def _streams(
                 if current is not None:
                     yield seeds.get(current), events
                 current, events = key, []
-            events.append(
-                store.mapper.to_domain_event(StoredEvent(stream_id, version, topic, bytes(state)))
-            )
+            events.append(stored_event(store.mapper, stream_id, version, topic, bytes(state)))
     if current is not None:
         yield seeds.get(current), events
 
 
-def catch_up(conn: Any, store: EventStore, snapshot: str, tenant_id: UUID | None) -> None:
+def catch_up(
+    conn: Any,
+    store: EventStore,
+    snapshot: str,
+    tenant_id: UUID | None,
+    tables: Tables = SCRATCH,
+    lock: str = "lock_live",
+) -> None:
     """Phase 2 start: under the lock, bring the scratch tables up to now."""
-    conn.execute(_q("lock_live"))
+    conn.execute(_q(lock))
     late = conn.execute(
         QUERIES["late_events"], {"snapshot": snapshot, "tenant_id": tenant_id}
     ).fetchall()
     if late:
-        project_streams(conn, store, late, SCRATCH)
-    conn.execute(_q("drop_pruned"))
+        project_streams(conn, store, late, tables)
+    conn.execute(_q("drop_pruned", tables))
 
 
 def rebuild(
@@ -124,19 +187,32 @@ def rebuild(
     validation.tenant_filter(tenant_id)
     started = time.perf_counter()
     with db.maintenance_connection() as conn:
-        snapshot, counts = build_scratch(conn, store, tenant_id, progress)
+        owner = swap_owner(conn) if tenant_id is None else None
+        snapshot, counts, tables, renames = build_scratch(conn, store, tenant_id, progress, owner)
         with conn.transaction():
-            catch_up(conn, store, snapshot, tenant_id)
             params = {"tenant_id": tenant_id}
-            conn.execute(_q("clear_live_executions"), params)
-            conn.execute(_q("clear_live_scripts"), params)
-            conn.execute(_q("fill_live"))
+            if owner is None:
+                catch_up(conn, store, snapshot, tenant_id)
+                sizes = _sizes(conn, tables)
+                conn.execute(_q("clear_live_executions"), params)
+                conn.execute(_q("clear_live_scripts"), params)
+                conn.execute(_q("fill_live"))
+                conn.execute(_q("drop_scratch"))
+            else:
+                catch_up(conn, store, snapshot, tenant_id, tables, "lock_live_exclusive")
+                sizes = _sizes(conn, tables)
+                with _as(conn, owner):
+                    conn.execute(_q("drop_live"))
+                    conn.execute(_q("rename_successors", tables))
+                    for temporary, name in renames:
+                        conn.execute(
+                            _q(
+                                "rename_index",
+                                temporary=sql.Identifier("scripts_es", temporary),
+                                index=sql.Identifier(name),
+                            )
+                        )
             schedules.replace(conn, LIVE, tenant_id)
-            sizes = {
-                name: one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
-                for name, table in SCRATCH.ids().items()
-            }
-            conn.execute(_q("drop_scratch"))
     return RebuildReport(
         tenant_id=None if tenant_id is None else str(tenant_id),
         events=counts["events"],
@@ -146,6 +222,13 @@ def rebuild(
         executions=sizes["executions"],
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+def _sizes(conn: Any, tables: Tables) -> dict[str, int]:
+    return {
+        name: one(conn.execute(sql.SQL("SELECT count(*) FROM {}").format(table)))[0]
+        for name, table in tables.ids().items()
+    }
 
 
 def verify(
@@ -159,7 +242,7 @@ def verify(
     validation.tenant_filter(tenant_id)
     drifts: list[TableDrift] = []
     with db.maintenance_connection() as conn:
-        snapshot, _ = build_scratch(conn, store, tenant_id, progress)
+        snapshot, _, _, _ = build_scratch(conn, store, tenant_id, progress)
         with conn.transaction():
             catch_up(conn, store, snapshot, tenant_id)
             params = {"tenant_id": tenant_id}

@@ -32,3 +32,11 @@ LIVE = Tables()
 SCRATCH = Tables(
     "scripts_scratch", "script_versions_scratch", "script_tags_scratch", "executions_scratch"
 )
+# A full rebuild's successors of the live tables: owned by the live tables' owner, so named
+# apart from the scratch tables that verify and a per-tenant rebuild make as the maintenance role.
+SUCCESSORS = Tables(
+    "scripts_successor_scratch",
+    "script_versions_successor_scratch",
+    "script_tags_successor_scratch",
+    "executions_successor_scratch",
+)

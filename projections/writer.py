@@ -92,32 +92,45 @@ VERSION_COLUMNS = ("tenant_id", "script_id", "version", "change", "updated_at", 
 TAG_COLUMNS = ("tenant_id", "tag", "script_id")
 
 
-def copy(conn: Any, rows: Rows, tables: Tables) -> None:
-    """Bulk-load rows into empty tables (rebuild): no conflicts are possible there."""
+ColumnTypes = dict[str, dict[str, int]]  # table name -> column -> type oid
+
+
+def copy(conn: Any, rows: Rows, tables: Tables, types: ColumnTypes) -> None:
+    """Bulk-load rows into empty tables (rebuild) by binary COPY: no conflicts are possible
+    there. `types` names each column's type (from the catalog), as binary COPY needs."""
     ids = tables.ids()
     with conn.cursor() as cur:
-        _copy(cur, ids["scripts"], SCRIPT_FIELDS, rows.scripts)
+        _copy(cur, ids["scripts"], SCRIPT_FIELDS, rows.scripts, types[tables.scripts])
         _copy(
             cur,
             ids["script_versions"],
             VERSION_COLUMNS,
             [(t, s, *row) for (t, s), versions in rows.versions.items() for row in versions],
+            types[tables.script_versions],
         )
         _copy(
             cur,
             ids["script_tags"],
             TAG_COLUMNS,
             [(r[0], t, r[1]) for r in rows.scripts for t in r[8]],
+            types[tables.script_tags],
         )
-        _copy(cur, ids["executions"], EXECUTION_FIELDS, rows.executions)
+        _copy(cur, ids["executions"], EXECUTION_FIELDS, rows.executions, types[tables.executions])
 
 
-def _copy(cur: Any, table: sql.Composable, columns: tuple[str, ...], rows: list[Any]) -> None:
+def _copy(
+    cur: Any,
+    table: sql.Composable,
+    columns: tuple[str, ...],
+    rows: list[Any],
+    types: dict[str, int],
+) -> None:
     if not rows:
         return
-    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
         table, sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with cur.copy(statement) as copy:
+        copy.set_types([types[column] for column in columns])
         for row in rows:
             copy.write_row(row)
