@@ -28,6 +28,8 @@ class Scale:
     due_large: int
     due_tenants: int
     due_reps: int  # due() samples per database and per `until`
+    rss_tenants: int  # rebuild memory: a store of rss_tenants × rss_per_tenant scripts, then 2×
+    rss_per_tenant: int
     feed_backlog: int  # events the feed catches up with
     feed_seconds: float  # writers run this long while the feed's latency is measured
     peer_rounds: int  # peers: interleaved rounds of ours and the eventsourcing library, 1 writer
@@ -59,6 +61,8 @@ FULL = Scale(
     due_large=100_000,
     due_tenants=100,
     due_reps=2_000,
+    rss_tenants=20,
+    rss_per_tenant=2_000,  # 40,000 scripts (about 90,000 events), then 80,000
     feed_backlog=200_000,
     feed_seconds=10.0,
     peer_rounds=12,
@@ -90,6 +94,8 @@ QUICK = Scale(
     due_large=20_000,
     due_tenants=100,
     due_reps=600,
+    rss_tenants=20,
+    rss_per_tenant=500,
     feed_backlog=20_000,
     feed_seconds=4.0,
     peer_rounds=6,

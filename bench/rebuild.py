@@ -85,3 +85,63 @@ def measure(module: ScriptsModule, admin_dsn: str) -> dict[str, Any]:
             "table_mib": sizes,
         },
     }
+
+
+def _rebuild_in_child(dsn: str, results: Any) -> None:
+    """In a fresh process: a full rebuild; its peak resident memory and what it started at."""
+    import resource
+
+    from scripts_es import ScriptsModule as Module
+
+    with Module.open(dsn, install=False) as module:
+        before = _resident_kib()
+        report = module.rebuild_projections()
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    results.put({"events": report.events, "start_kib": before, "peak_kib": peak})
+
+
+def _resident_kib() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def child_peak(dsn: str) -> dict[str, int]:
+    """Peak client memory of a full rebuild, measured in a spawned process of its own."""
+    import multiprocessing
+
+    spawn = multiprocessing.get_context("spawn")
+    results = spawn.Queue()
+    child = spawn.Process(target=_rebuild_in_child, args=(dsn, results))
+    child.start()
+    try:
+        measured: dict[str, int] = results.get(timeout=1_800)
+    finally:
+        child.join(timeout=60)
+    return measured
+
+
+def measure_peak_rss(admin_dsn: str, tenants: int, per_tenant: int) -> dict[str, Any]:
+    """rebuild_peak_rss_ratio: a store of 2× the events ÷ 1× (a database of its own)."""
+    from bench import seed
+    from bench.server import dedicated_database
+
+    with dedicated_database(admin_dsn) as dsn:
+        ScriptsModule.open(dsn).close()  # installs the schema
+        data = seed.new_dataset(tenants)
+        seed.add_scripts(dsn, data, 0, per_tenant, seed=17)
+        once = child_peak(dsn)
+        seed.add_scripts(dsn, data, per_tenant, per_tenant, seed=17)
+        twice = child_peak(dsn)
+    return {
+        "rebuild_peak_rss_ratio": ratio(twice["peak_kib"], once["peak_kib"]),
+        "rebuild_memory": {
+            "1x": once,
+            "2x": twice,
+            "growth_ratio": ratio(
+                twice["peak_kib"] - twice["start_kib"], once["peak_kib"] - once["start_kib"]
+            ),
+        },
+    }

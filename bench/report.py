@@ -18,7 +18,8 @@ TARGETS: dict[str, tuple[str, float] | None] = {
     "load_flatness": ("<=", 2.0),
     "load_flatness_populated": ("<=", 2.0),
     "rebuild_events_per_s": (">=", 20_000),
-    "rebuild_ratio": None,
+    "rebuild_ratio": (">=", 0.25),
+    "rebuild_peak_rss_ratio": ("<=", 1.2),
     "find_overhead_ratio": ("<=", 1.3),
     "find_scaling": ("<=", 1.5),
     "prune_scripts_per_s": None,
@@ -76,6 +77,11 @@ def _detail(name: str, r: dict[str, Any]) -> str:
             f"{g('rebuild', 'events')} events in {g('rebuild', 'seconds')} s"
         ),
         "rebuild_ratio": lambda: f"raw SELECT {g('rebuild', 'raw_select_rows_per_s')} rows/s",
+        "rebuild_peak_rss_ratio": lambda: (
+            f"peak {g('rebuild_memory', '2x')['peak_kib']} KiB rebuilding "
+            f"{g('rebuild_memory', '2x')['events']} events vs "
+            f"{g('rebuild_memory', '1x')['peak_kib']} KiB for {g('rebuild_memory', '1x')['events']}"
+        ),
         "find_overhead_ratio": lambda: (
             f"p95 {g('find_large', 'find_p95_ms')} ms vs hand {g('find_large', 'hand_p95_ms')} ms"
             f" ({g('find_scripts', 'large')} scripts)"

@@ -18,7 +18,7 @@ from bench.writers import CommandWriter, event_shape
 from scripts_es import ScriptsModule
 
 PHASES = ("writes", "async", "concurrent", "load", "read", "prune", "claim", "due", "feed")
-PHASES += ("lifecycle", "peers")
+PHASES += ("lifecycle", "rebuild_memory", "peers")
 
 
 @dataclass
@@ -192,6 +192,13 @@ def _lifecycle(r: Run) -> None:
 
 
 STEPS["lifecycle"] = _lifecycle
+
+
+def _rebuild_memory(r: Run) -> None:
+    r.results.update(rebuild.measure_peak_rss(r.dsn, r.s.rss_tenants, r.s.rss_per_tenant))
+
+
+STEPS["rebuild_memory"] = _rebuild_memory
 
 
 def run(dsn: str, scale: Scale, only: set[str], results: dict[str, Any]) -> None:

@@ -166,8 +166,15 @@ def catch_up(
     tables: Tables = SCRATCH,
     lock: str = "lock_live",
 ) -> None:
-    """Phase 2 start: under the lock, bring the scratch tables up to now."""
+    """Phase 2 start: under the lock, bring the scratch tables up to now.
+
+    The schedules are held too, before the late events are read: a write that changes a
+    schedule commits before (its events are read here) or waits until the rebuild committed
+    (its row is written after the rebuilt ones), never in between to be cleared unseen.
+    Writers take the read-model tables before the schedules as well (writes.sql's order).
+    """
     conn.execute(_q(lock))
+    schedules.hold(conn)
     late = conn.execute(
         QUERIES["late_events"], {"snapshot": snapshot, "tenant_id": tenant_id}
     ).fetchall()

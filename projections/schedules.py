@@ -25,9 +25,14 @@ QUERIES = load_templates("projections", "schedules.sql")
 Row = tuple[UUID, UUID, datetime, datetime | None, datetime]
 
 
+def hold(conn: Any) -> None:
+    """Hold the live schedules against writes and fires until the transaction ends."""
+    conn.execute(QUERIES["lock_schedules"])
+
+
 def expected(conn: Any, tables: Tables, tenant_id: UUID | None) -> list[Row]:
     """The schedule rows the rebuilt `tables` call for, holding the live table against fires."""
-    conn.execute(QUERIES["lock_schedules"])
+    hold(conn)
     ids = tables.ids()
     query = QUERIES["schedule_inputs"].format(scripts=ids["scripts"], executions=ids["executions"])
     rows: list[Row] = []

@@ -35,12 +35,17 @@ _TAG_EVENTS = (ScriptCreated, ScriptDetailsChanged)
 
 
 @cache
-def write_statement(parts: tuple[str, ...], rows: tuple[str, ...]) -> str:
-    """`WITH` the named parts of writes.sql and the read model's `rows` parts, answering the
-    write's position; rendered once for each combination a change can need."""
+def write_statement(
+    parts: tuple[str, ...], rows: tuple[str, ...], later: tuple[str, ...] = ()
+) -> str:
+    """`WITH` the named `parts` of writes.sql, the read model's `rows` parts, then the `later`
+    parts of writes.sql, answering the write's position; rendered once for each combination a
+    change can need. The order is the order the statement takes its table locks in: the
+    read-model tables before the schedules, as rebuild and verify take them."""
     ctes: list[sql.Composable] = [PARTS[part] for part in parts]
     if rows:
         ctes.append(rows_part(rows))
+    ctes += [PARTS[part] for part in later]
     return render(sql.SQL("WITH {} {}").format(sql.SQL(", ").join(ctes), PARTS["position"]))
 
 
@@ -61,39 +66,46 @@ def append(
     parts, params = store.append_params(tenant_id, events, aggregate)
     check = head_check(tenant_id, aggregate.id, events[0].originator_version - 1)
     rows: tuple[str, ...] = ()
+    later: tuple[str, ...] = ()
     if isinstance(aggregate, Script):
-        parts += _script_parts(aggregate, params)
+        parts += _route_parts(aggregate, params)
+        later = _schedule_parts(aggregate, params)
         if project:
             rows, row_params = script_rows(aggregate, events, tags_changed=_tags_changed(events))
             params.update(row_params)
     elif project:
         rows, row_params = execution_rows(aggregate)
         params.update(row_params)
-    return [check, Statement(write_statement(parts, rows), params, appends=True)]
+    statement = write_statement(parts, rows, later)
+    return [check, Statement(statement, params, appends=True)]
 
 
 def _tags_changed(events: Any) -> bool:
     return any(isinstance(e, _TAG_EVENTS) for e in events)
 
 
-def _script_parts(script: Script, params: dict[str, Any]) -> tuple[str, ...]:
-    """The route and schedule parts the script's change needs, their parameters added."""
-    events = script.pending_events
-    parts: tuple[str, ...] = ()
-    if script.type is ScriptType.HTTP and any(isinstance(e, _ROUTE_EVENTS) for e in events):
-        parts += ("route_release",)
-        route = script.metadata
-        if isinstance(route, HTTPMetadata) and not script.is_deleted:
-            parts += ("route_claim",)
-            params["method"], params["path"] = route.method, route.path
-    schedule = schedule_params(script, events)
-    if schedule["schedule_changed"]:
-        if schedule["next_fire_at"] is None:
-            parts += ("unschedule",)
-        else:
-            parts += ("schedule",)
-            params["anchor"], params["next_fire_at"] = schedule["anchor"], schedule["next_fire_at"]
-    return parts
+def _route_parts(script: Script, params: dict[str, Any]) -> tuple[str, ...]:
+    """The route parts the script's change needs, their parameters added."""
+    if script.type is not ScriptType.HTTP or not any(
+        isinstance(e, _ROUTE_EVENTS) for e in script.pending_events
+    ):
+        return ()
+    route = script.metadata
+    if not isinstance(route, HTTPMetadata) or script.is_deleted:
+        return ("route_release",)
+    params["method"], params["path"] = route.method, route.path
+    return ("route_release", "route_claim")
+
+
+def _schedule_parts(script: Script, params: dict[str, Any]) -> tuple[str, ...]:
+    """The schedule part the script's change needs, its parameters added."""
+    schedule = schedule_params(script, script.pending_events)
+    if not schedule["schedule_changed"]:
+        return ()
+    if schedule["next_fire_at"] is None:
+        return ("unschedule",)
+    params["anchor"], params["next_fire_at"] = schedule["anchor"], schedule["next_fire_at"]
+    return ("schedule",)
 
 
 def schedule_params(script: Script, events: Any) -> dict[str, Any]:
