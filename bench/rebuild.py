@@ -6,6 +6,7 @@ cursor, fetched to the last row), before and after the rebuild; the faster of th
 
 from __future__ import annotations
 
+import queue
 import time
 from typing import Any
 
@@ -89,21 +90,21 @@ def measure(module: ScriptsModule, admin_dsn: str) -> dict[str, Any]:
 
 def _rebuild_in_child(dsn: str, results: Any) -> None:
     """In a fresh process: a full rebuild; its peak resident memory and what it started at."""
-    import resource
-
     from scripts_es import ScriptsModule as Module
 
     with Module.open(dsn, install=False) as module:
-        before = _resident_kib()
+        before = _status_kib("VmRSS")
         report = module.rebuild_projections()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+        peak = _status_kib("VmHWM")
     results.put({"events": report.events, "start_kib": before, "peak_kib": peak})
 
 
-def _resident_kib() -> int:
+def _status_kib(field: str) -> int:
+    """A memory figure of this process from /proc (VmHWM: its peak resident set; unlike
+    getrusage's ru_maxrss it does not carry the parent's peak over into a spawned child)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1])
     return 0
 
@@ -117,10 +118,17 @@ def child_peak(dsn: str) -> dict[str, int]:
     child = spawn.Process(target=_rebuild_in_child, args=(dsn, results))
     child.start()
     try:
-        measured: dict[str, int] = results.get(timeout=1_800)
+        while True:
+            try:
+                measured: dict[str, int] = results.get(timeout=1.0)
+                return measured
+            except queue.Empty:
+                if not child.is_alive():
+                    raise RuntimeError(
+                        f"the rebuild child failed (exit {child.exitcode})"
+                    ) from None
     finally:
         child.join(timeout=60)
-    return measured
 
 
 def measure_peak_rss(admin_dsn: str, tenants: int, per_tenant: int) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from 0.1.0) is anchored at its last change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -30,31 +31,50 @@ def hold(conn: Any) -> None:
     conn.execute(QUERIES["lock_schedules"])
 
 
-def expected(conn: Any, tables: Tables, tenant_id: UUID | None) -> list[Row]:
-    """The schedule rows the rebuilt `tables` call for, holding the live table against fires."""
+BATCH = 5_000
+
+
+def _expected(conn: Any, tables: Tables, tenant_id: UUID | None) -> Iterator[list[Row]]:
+    """The schedule rows the rebuilt `tables` call for, in batches (a server-side cursor, so
+    memory stays flat in the number of scripts), holding the live table against fires."""
     hold(conn)
     ids = tables.ids()
     query = QUERIES["schedule_inputs"].format(scripts=ids["scripts"], executions=ids["executions"])
-    rows: list[Row] = []
-    for tenant, script_id, metadata, updated_at, anchor, fired, recorded in conn.execute(
-        query, {"tenant_id": tenant_id}
-    ):
-        schedule = CronMetadata.model_validate(metadata)
-        start = anchor or updated_at
-        last = max((slot for slot in (fired, recorded) if slot and slot >= start), default=None)
-        rows.append(
-            (tenant, script_id, start, last, next_fire(schedule, max(start, last or start)))
-        )
-    return rows
+    with conn.cursor(name="scripts_es_schedule_inputs") as cursor:
+        cursor.execute(query, {"tenant_id": tenant_id})
+        while batch := cursor.fetchmany(BATCH):
+            yield [_row(*inputs) for inputs in batch]
+
+
+def _row(
+    tenant: UUID,
+    script_id: UUID,
+    metadata: Any,
+    updated_at: datetime,
+    anchor: datetime | None,
+    fired: datetime | None,
+    recorded: datetime | None,
+) -> Row:
+    schedule = CronMetadata.model_validate(metadata)
+    start = anchor or updated_at
+    last = max((slot for slot in (fired, recorded) if slot and slot >= start), default=None)
+    return (tenant, script_id, start, last, next_fire(schedule, max(start, last or start)))
+
+
+def expected(conn: Any, tables: Tables, tenant_id: UUID | None) -> list[Row]:
+    """The schedule rows the rebuilt `tables` call for, holding the live table against fires."""
+    return [row for batch in _expected(conn, tables, tenant_id) for row in batch]
 
 
 def replace(conn: Any, tables: Tables, tenant_id: UUID | None) -> int:
     """Rebuild: the live schedules become the ones `tables` call for; how many there are."""
-    rows = expected(conn, tables, tenant_id)
     conn.execute(QUERIES["clear_schedules"], {"tenant_id": tenant_id})
-    with conn.cursor() as cursor:
-        cursor.executemany(QUERIES["insert_schedule"], rows)
-    return len(rows)
+    written = 0
+    with conn.cursor() as cursor:  # not COPY: the live table is under row-level security
+        for batch in _expected(conn, tables, tenant_id):
+            cursor.executemany(QUERIES["insert_schedule"], batch)
+            written += len(batch)
+    return written
 
 
 def drift(conn: Any, tables: Tables, tenant_id: UUID | None) -> TableDrift:
