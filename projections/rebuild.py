@@ -6,6 +6,10 @@ remembering the snapshot it read. Phase 2 (READ COMMITTED): lock the live tables
 (readers go on), apply the events that committed after that snapshot and drop rows whose events
 were pruned meanwhile, then either swap the rows in (rebuild) or diff them (verify). A crash in
 either phase rolls it back; running again converges.
+
+A full rebuild by a login that may act as the tables' owner loads successor tables instead
+(no indexes until the load is done) and swaps them in by rename: its phase 2 holds the live
+tables exclusively against readers too, for the catch-up and the swap only.
 """
 
 from __future__ import annotations
