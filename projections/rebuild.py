@@ -200,30 +200,16 @@ def rebuild(
     with db.maintenance_connection() as conn:
         owner = swap_owner(conn) if tenant_id is None else None
         snapshot, counts, tables, renames = build_scratch(conn, store, tenant_id, progress, owner)
-        with conn.transaction():
-            params = {"tenant_id": tenant_id}
-            if owner is None:
-                catch_up(conn, store, snapshot, tenant_id)
-                sizes = _sizes(conn, tables)
-                conn.execute(_q("clear_live_executions"), params)
-                conn.execute(_q("clear_live_scripts"), params)
-                conn.execute(_q("fill_live"))
-                conn.execute(_q("drop_scratch"))
-            else:
-                catch_up(conn, store, snapshot, tenant_id, tables, "lock_live_exclusive")
-                sizes = _sizes(conn, tables)
-                with _as(conn, owner):
-                    conn.execute(_q("drop_live"))
-                    conn.execute(_q("rename_successors", tables))
-                    for temporary, name in renames:
-                        conn.execute(
-                            _q(
-                                "rename_index",
-                                temporary=sql.Identifier("scripts_es", temporary),
-                                index=sql.Identifier(name),
-                            )
-                        )
-            schedules.replace(conn, LIVE, tenant_id)
+        for attempt in range(PHASE_TWO_ATTEMPTS):
+            try:
+                with conn.transaction():
+                    sizes = _swap_in(conn, store, snapshot, tenant_id, tables, owner, renames)
+                break
+            except psycopg.errors.DeadlockDetected:
+                # The swap's exclusive lock met a reader holding the tables in another
+                # order; PostgreSQL chose the rebuild. Phase 1's tables are still there.
+                if attempt + 1 == PHASE_TWO_ATTEMPTS:
+                    raise
     return RebuildReport(
         tenant_id=None if tenant_id is None else str(tenant_id),
         events=counts["events"],
@@ -233,6 +219,46 @@ def rebuild(
         executions=sizes["executions"],
         seconds=round(time.perf_counter() - started, 3),
     )
+
+
+PHASE_TWO_ATTEMPTS = 3  # a phase 2 that lost a deadlock is run again, this often at most
+
+
+def _swap_in(
+    conn: Any,
+    store: EventStore,
+    snapshot: str,
+    tenant_id: UUID | None,
+    tables: Tables,
+    owner: str | None,
+    renames: list[tuple[str, str]],
+) -> dict[str, int]:
+    """Phase 2 of a rebuild, in the caller's transaction: catch up, then the rebuilt rows
+    replace the live ones (re-inserted, or whole tables swapped in by rename when `owner`)."""
+    params = {"tenant_id": tenant_id}
+    if owner is None:
+        catch_up(conn, store, snapshot, tenant_id)
+        sizes = _sizes(conn, tables)
+        conn.execute(_q("clear_live_executions"), params)
+        conn.execute(_q("clear_live_scripts"), params)
+        conn.execute(_q("fill_live"))
+        conn.execute(_q("drop_scratch"))
+    else:
+        catch_up(conn, store, snapshot, tenant_id, tables, "lock_live_exclusive")
+        sizes = _sizes(conn, tables)
+        with _as(conn, owner):
+            conn.execute(_q("drop_live"))
+            conn.execute(_q("rename_successors", tables))
+            for temporary, name in renames:
+                conn.execute(
+                    _q(
+                        "rename_index",
+                        temporary=sql.Identifier("scripts_es", temporary),
+                        index=sql.Identifier(name),
+                    )
+                )
+    schedules.replace(conn, LIVE, tenant_id)
+    return sizes
 
 
 def _sizes(conn: Any, tables: Tables) -> dict[str, int]:

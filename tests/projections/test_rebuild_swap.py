@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 import orjson
 import psycopg
@@ -15,6 +16,7 @@ from pydantic import ValidationError
 
 from projections import decode, rebuild
 from scripts_es import ScriptsModule
+from scripts_es import commands as c
 from scripts_es.store import migrations
 from scripts_es.store.mapper import PydanticMapper
 from tests.migrations.catalog import catalog, differences
@@ -172,3 +174,31 @@ def test_successors_left_by_a_crash_between_the_phases_stop_neither_verify_nor_r
     module.rebuild_projections()
     assert scratch_tables_left(dsn) == []
     assert module.verify_projections().ok
+
+
+def test_a_swap_that_loses_a_deadlock_is_run_again(
+    dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Phase 2 of a full rebuild holds the live tables exclusively: a reader that holds them
+    in another order can deadlock with it, and PostgreSQL may choose the rebuild. Phase 1's
+    tables are still there, so phase 2 runs again and the rebuild completes."""
+    with ScriptsModule.open(dsn, install=False) as module:
+        t = module.tenant(uuid.uuid4(), uuid.uuid4())
+        script = t.handle(c.CreateScript(name="kept", content="x", type="one_off"))
+        t.handle(c.UpdateScriptContent(script_id=script.id, content="y"))
+        real = rebuild.catch_up
+        calls: list[int] = []
+
+        def deadlocked_once(*args: Any, **kwargs: Any) -> None:
+            calls.append(1)
+            real(*args, **kwargs)
+            if len(calls) == 1:
+                raise psycopg.errors.DeadlockDetected("deadlock detected (injected)")
+
+        monkeypatch.setattr(rebuild, "catch_up", deadlocked_once)
+        report = module.rebuild_projections()
+        monkeypatch.undo()
+        assert len(calls) == 2
+        assert report.scripts == 1
+        assert t.scripts.find_by_id(script.id).content == "y"
+        assert_rebuild_reproduces_live_tables(module, dsn)
