@@ -45,24 +45,31 @@ def _worker(
         "raw": RawWriter(dsn, *shape, create=False),
     }
     try:
-        for writer in writers.values():
-            for _ in range(warmup):
-                writer.step()
-        results.put("ready")
-        while (order := orders.get(timeout=TIMEOUT)) is not None:
-            kind, start_at, duration = order
-            writer = writers[kind]
-            time.sleep(max(0.0, start_at - time.time()))
-            start = time.perf_counter()
-            deadline = start + duration
-            done = 0
-            while time.perf_counter() < deadline:
-                writer.step()
-                done += 1
-            results.put((done, time.perf_counter() - start))
+        serve(writers, warmup, orders, results)
     finally:
         writers["raw"].close()
         module.close()
+
+
+def serve(writers: dict[str, Any], warmup: int, orders: Any, results: Any) -> None:
+    """A writer process's loop: warm every writer up, say "ready", then for each order
+    (kind, start instant, duration) step that kind's writer from the instant for the
+    duration and answer (steps done, seconds); a None order ends it."""
+    for writer in writers.values():
+        for _ in range(warmup):
+            writer.step()
+    results.put("ready")
+    while (order := orders.get(timeout=TIMEOUT)) is not None:
+        kind, start_at, duration = order
+        step = writers[kind].step
+        time.sleep(max(0.0, start_at - time.time()))
+        start = time.perf_counter()
+        deadline = start + duration
+        done = 0
+        while time.perf_counter() < deadline:
+            step()
+            done += 1
+        results.put((done, time.perf_counter() - start))
 
 
 def _get(results: Any, processes: list[Any]) -> Any:

@@ -60,22 +60,25 @@ def capturing(
 
 def explain(
     admin_dsn: str,
-    tenant_id: UUID,
+    tenant_id: UUID | None,
     query: str,
     params: Any,
     *,
     warm: int = 0,
     generic: bool = False,
+    role: str = "scripts_es_app",
 ) -> str:
-    """EXPLAIN (ANALYZE, BUFFERS) of `query` as the app role for `tenant_id`; rolled back.
+    """EXPLAIN (ANALYZE, BUFFERS) of `query` as `role` (the app role for `tenant_id`, or the
+    maintenance role with no tenant); rolled back.
 
     `warm` runs a read that many times first, so the explained run meets warm caches.
     `generic` explains the generic plan of the prepared statement, which is what runs once
     psycopg has prepared a statement (5th execution) and the server has settled on it.
     """
     with psycopg.connect(admin_dsn) as conn:
-        conn.execute("SET LOCAL ROLE scripts_es_app")
-        conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
+        conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+        if tenant_id is not None:
+            conn.execute("SELECT set_config('app.tenant_id', %s, true)", (str(tenant_id),))
         for _ in range(warm):
             conn.execute(query, params).fetchall()
         if generic:

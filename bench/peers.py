@@ -28,7 +28,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg.conninfo import conninfo_to_dict
 
-from bench.concurrent import TIMEOUT, _get
+from bench.concurrent import _get, serve
 from bench.cpu import CpuMeter
 from bench.server import dedicated_database
 from bench.timing import ratio, summary_ms, timed_round
@@ -182,21 +182,7 @@ def _worker(
             "scripts_es": CommandWriter(module, tenant_id, uuid.uuid4()),
             "eventsourcing": LibraryWriter(app, pad),
         }
-        for writer in writers.values():
-            for _ in range(warmup):
-                writer.step()
-        results.put("ready")
-        while (order := orders.get(timeout=TIMEOUT)) is not None:
-            kind, start_at, duration = order
-            step = writers[kind].step
-            time.sleep(max(0.0, start_at - time.time()))
-            start = time.perf_counter()
-            deadline = start + duration
-            done = 0
-            while time.perf_counter() < deadline:
-                step()
-                done += 1
-            results.put((done, time.perf_counter() - start))
+        serve(writers, warmup, orders, results)
     finally:
         app.close()
         module.close()

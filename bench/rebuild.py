@@ -6,6 +6,7 @@ cursor, fetched to the last row), before and after the rebuild; the faster of th
 
 from __future__ import annotations
 
+import multiprocessing
 import queue
 import time
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench import seed
 from bench.cpu import CpuMeter
+from bench.server import dedicated_database
 from bench.timing import ratio
 from scripts_es import ScriptsModule
 
@@ -90,9 +93,7 @@ def measure(module: ScriptsModule, admin_dsn: str) -> dict[str, Any]:
 
 def _rebuild_in_child(dsn: str, results: Any) -> None:
     """In a fresh process: a full rebuild; its peak resident memory and what it started at."""
-    from scripts_es import ScriptsModule as Module
-
-    with Module.open(dsn, install=False) as module:
+    with ScriptsModule.open(dsn, install=False) as module:
         before = _status_kib("VmRSS")
         report = module.rebuild_projections()
         peak = _status_kib("VmHWM")
@@ -111,8 +112,6 @@ def _status_kib(field: str) -> int:
 
 def child_peak(dsn: str) -> dict[str, int]:
     """Peak client memory of a full rebuild, measured in a spawned process of its own."""
-    import multiprocessing
-
     spawn = multiprocessing.get_context("spawn")
     results = spawn.Queue()
     child = spawn.Process(target=_rebuild_in_child, args=(dsn, results))
@@ -133,9 +132,6 @@ def child_peak(dsn: str) -> dict[str, int]:
 
 def measure_peak_rss(admin_dsn: str, tenants: int, per_tenant: int) -> dict[str, Any]:
     """rebuild_peak_rss_ratio: a store of 2× the events ÷ 1× (a database of its own)."""
-    from bench import seed
-    from bench.server import dedicated_database
-
     with dedicated_database(admin_dsn) as dsn:
         ScriptsModule.open(dsn).close()  # installs the schema
         data = seed.new_dataset(tenants)

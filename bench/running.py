@@ -30,11 +30,10 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
 
 from bench import rebuild
 from bench.cpu import CpuMeter
-from bench.explain import _numbered, capturing
+from bench.explain import capturing, explain
 from bench.seed import EVENT_COLUMNS
 from bench.server import DATA, dedicated_database
 from bench.timing import percentile, ratio, summary_ms
@@ -329,22 +328,7 @@ def seed_cron(admin_dsn: str, tenants: list[UUID], per_tenant: int, seed: int) -
 
 def explain_maint(admin_dsn: str, query: str, params: Any, *, generic: bool) -> str:
     """EXPLAIN (ANALYZE, BUFFERS) of `query` as the maintenance role (due()'s), rolled back."""
-    with psycopg.connect(admin_dsn) as conn:
-        conn.execute("SET LOCAL ROLE scripts_es_maint")
-        for _ in range(3):
-            conn.execute(query, params).fetchall()
-        if generic:
-            text, values = _numbered(query, params)
-            conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-            conn.execute(sql.SQL("PREPARE bench_due AS {}").format(sql.SQL(text)))
-            run = sql.SQL("EXPLAIN (ANALYZE, BUFFERS) EXECUTE bench_due ({})").format(
-                sql.SQL(", ").join(map(sql.Literal, values))
-            )
-            rows = conn.execute(run).fetchall()
-        else:
-            rows = conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + query, params).fetchall()
-        conn.rollback()
-    return "\n".join(row[0] for row in rows)
+    return explain(admin_dsn, None, query, params, warm=3, generic=generic, role="scripts_es_maint")
 
 
 def plan_ok(plan: str) -> bool:

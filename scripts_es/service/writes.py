@@ -98,31 +98,19 @@ def _route_parts(script: Script, params: dict[str, Any]) -> tuple[str, ...]:
 
 
 def _schedule_parts(script: Script, params: dict[str, Any]) -> tuple[str, ...]:
-    """The schedule part the script's change needs, its parameters added."""
-    schedule = schedule_params(script, script.pending_events)
-    if not schedule["schedule_changed"]:
+    """The schedule part the script's change needs (it starts, anchored at the change, or
+    ends), its parameters added."""
+    change = schedule_change(script.pending_events)
+    if change is None:
         return ()
-    if schedule["next_fire_at"] is None:
-        return ("unschedule",)
-    params["anchor"], params["next_fire_at"] = schedule["anchor"], schedule["next_fire_at"]
-    return ("schedule",)
-
-
-def schedule_params(script: Script, events: Any) -> dict[str, Any]:
-    """The schedule a script's change starts (anchored at the change) or ends, if it does."""
-    change = schedule_change(events)
     metadata = script.metadata
-    runs = script.is_enabled and not script.is_deleted and isinstance(metadata, CronMetadata)
-    anchor = change.timestamp if change is not None and runs else None
-    return {
-        "schedule_changed": change is not None,
-        "anchor": anchor,
-        "next_fire_at": (
-            next_fire(metadata, anchor)
-            if anchor is not None and isinstance(metadata, CronMetadata)
-            else None
-        ),
-    }
+    if not script.is_enabled or script.is_deleted or not isinstance(metadata, CronMetadata):
+        return ("unschedule",)
+    params["anchor"], params["next_fire_at"] = (
+        change.timestamp,
+        next_fire(metadata, change.timestamp),
+    )
+    return ("schedule",)
 
 
 def snapshot(store: EventStore, tenant_id: UUID, state: Aggregate) -> Statement:
